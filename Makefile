@@ -1,0 +1,53 @@
+# The README's two commands: `go run . --demo` and `make test`.
+
+GO              ?= go
+BIN_DIR         := $(CURDIR)/.bin
+GOLANGCI_LINT   := $(BIN_DIR)/golangci-lint
+GOLANGCI_LINT_VERSION := v2.15.0
+PROMTOOL        ?= promtool
+
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(shell id -un)@$(shell hostname) \
+	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+
+.PHONY: all build test vet lint unit rules dashboards bench tools clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o sailpoint_exporter .
+
+## test: everything CI runs: vet, lint, unit and end-to-end tests, rules, dashboards.
+test: vet lint rules dashboards unit
+
+vet:
+	$(GO) vet ./...
+
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+rules:
+	$(PROMTOOL) check rules alerts/*.rules.yml
+	$(PROMTOOL) test rules alerts/tests/*.yml
+
+dashboards:
+	cd tools && for d in ../dashboards/*.json; do $(GO) tool dashboard-linter lint --strict "$$d" || exit 1; done
+
+## bench: the figures in BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./client/ ./collector/
+
+tools: $(GOLANGCI_LINT)
+
+$(GOLANGCI_LINT):
+	GOBIN=$(BIN_DIR) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+clean:
+	rm -rf sailpoint_exporter $(BIN_DIR)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+)
+
+// buildExporter compiles the command once per test binary run.
+func buildExporter(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sailpoint_exporter")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// run starts the exporter with args and env (nothing inherited but PATH and
+// HOME) and returns its exit code and output once it ends.
+func runExporter(t *testing.T, bin string, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%v did not exit", args)
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	return code, string(out)
+}
+
+func TestCommandLine(t *testing.T) {
+	bin := buildExporter(t)
+	tests := []struct {
+		name     string
+		env      []string
+		args     []string
+		wantCode int
+		want     []string
+	}{
+		{name: "nothing set", wantCode: 1, want: []string{"set --isc.url or SAIL_BASE_URL"}},
+		{name: "no secret", env: []string{"SAIL_BASE_URL=https://acme.api.identitynow.com", "SAIL_CLIENT_ID=x"}, wantCode: 1,
+			want: []string{"set SAIL_CLIENT_SECRET or --isc.client-secret-file"}},
+		{name: "plain http", args: []string{"--isc.url=http://acme.api.identitynow.com", "--isc.client-id=x"}, wantCode: 1, want: []string{"use https"}},
+		{name: "demo with a tenant", env: []string{"SAIL_BASE_URL=https://acme.api.identitynow.com"}, args: []string{"--demo"}, wantCode: 1, want: []string{"--demo runs a simulated tenant"}},
+		{name: "help", args: []string{"--help"}, want: []string{
+			"--isc.url", "SAIL_BASE_URL", "--isc.client-id", "--isc.client-secret-file", "SAIL_CLIENT_SECRET", "--isc.token-url",
+			"--isc.activities-path", "--isc.requests-per-second", "--isc.timeout", "--activities.lookback",
+			"--activities.refresh-interval", "--activities.page-size", "--activities.max-types", "--activities.max-sources",
+			"demo", "--web.listen-address", "--web.config.file", "--web.telemetry-path", "--log.level", "--log.format", "version",
+		}},
+		{name: "version", args: []string{"--version"}, want: []string{"sailpoint_exporter, version"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runExporter(t, bin, tt.env, tt.args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit code %d, want %d:\n%s", code, tt.wantCode, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Fatalf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if tt.wantCode != 0 && strings.Count(strings.TrimSpace(out), "\n") != 0 {
+				t.Fatalf("a usage error should be one line:\n%s", out)
+			}
+		})
+	}
+}
+
+// The client secret reaches neither the log, at debug level, nor /metrics,
+// nor the landing page, even when ISC refuses it.
+func TestSecretNeverLeaks(t *testing.T) {
+	const secret = "Sup3r-s3cret-V4lue"
+	bin := buildExporter(t)
+	tenant := simtenant.New(simtenant.Config{Clients: map[string]string{"leak-test": "another-secret"}})
+	tenantURL, err := tenant.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tenant.Close() }()
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--isc.url="+tenantURL, "--isc.client-id=leak-test", "--log.level=debug",
+		"--web.listen-address="+addr, "--activities.refresh-interval=1s")
+	cmd.Env = []string{"SAIL_CLIENT_SECRET=" + secret}
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	var pages []string
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(strings.Join(pages, ""), "sailpoint_api_requests_total{code=\"401\",endpoint=\"token\"}") {
+		time.Sleep(200 * time.Millisecond)
+		pages = pages[:0]
+		for _, path := range []string{"/metrics", "/"} {
+			resp, err := http.Get("http://" + addr + path)
+			if err != nil {
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			pages = append(pages, string(body))
+		}
+	}
+	all := strings.Join(pages, "")
+	if !strings.Contains(all, "sailpoint_up 0") || !strings.Contains(all, `code="401",endpoint="token"`) {
+		t.Fatalf("the refused token never showed in /metrics:\n%s\nlogs:\n%s", all, logs.String())
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	if !strings.Contains(logs.String(), "refresh from ISC failed") {
+		t.Fatalf("the failure was not logged:\n%s", logs.String())
+	}
+	if strings.Contains(all+logs.String(), secret) {
+		t.Fatalf("the client secret leaked:\n%s\n%s", logs.String(), all)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}

@@ -1,0 +1,379 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/time/rate"
+)
+
+// Defaults, from ISC's documented limits: 250 records a page, 100 requests per
+// 10 s per client id (5/s leaves half of that to other integrations).
+const (
+	DefaultActivitiesPath    = "/v3/account-activities"
+	DefaultPageSize          = 250
+	MaxPageSize              = 250
+	DefaultRequestsPerSecond = 5
+	DefaultTimeout           = 30 * time.Second
+	DefaultMaxRetries        = 5
+)
+
+// Endpoint names, as passed to Config.Observe.
+const (
+	EndpointToken = "token"
+	EndpointList  = "list"
+	EndpointGet   = "get"
+)
+
+// Config says where ISC is and how hard the client may use it.
+type Config struct {
+	BaseURL        string // https://{tenant}.api.identitynow.com
+	TokenURL       string // default BaseURL + "/oauth/token"
+	ClientID       string
+	ClientSecret   string
+	ActivitiesPath string // default DefaultActivitiesPath
+
+	RequestsPerSecond float64       // default DefaultRequestsPerSecond
+	Timeout           time.Duration // per HTTP attempt, body included; default DefaultTimeout
+	PageSize          int           // default and maximum 250
+	MaxRetries        int           // retries of a 5xx, reset, timeout or malformed answer; default DefaultMaxRetries
+	MinBackoff        time.Duration // first retry delay; default 500ms
+	MaxBackoff        time.Duration // longest retry delay; default 30s
+
+	HTTPClient *http.Client // default: a client with its own transport
+	UserAgent  string
+	Logger     *slog.Logger
+	// Observe, when set, is told of every HTTP attempt: the endpoint, the HTTP
+	// status code or "error" when no answer arrived, and how long it took.
+	Observe func(endpoint, code string, d time.Duration)
+}
+
+// Client reads account activities from one ISC tenant. It is safe for
+// concurrent use; all requests share one rate limiter and one token.
+type Client struct {
+	cfg       Config
+	listURL   *url.URL
+	http      *http.Client
+	tokens    *tokenCache
+	limiter   *rate.Limiter
+	decoders  sync.Pool
+	now       func() time.Time
+	logger    *slog.Logger
+	userAgent string
+
+	mu        sync.Mutex
+	notBefore time.Time // set by a 429: nothing is sent to ISC before it
+}
+
+// New checks cfg and returns a Client. It makes no request.
+func New(cfg Config) (*Client, error) {
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("ISC URL %q is not an absolute URL", cfg.BaseURL)
+	}
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("a client id and a client secret are required")
+	}
+	if cfg.ActivitiesPath == "" {
+		cfg.ActivitiesPath = DefaultActivitiesPath
+	}
+	if !strings.HasPrefix(cfg.ActivitiesPath, "/") {
+		cfg.ActivitiesPath = "/" + cfg.ActivitiesPath
+	}
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = base.String() + "/oauth/token"
+	}
+	if _, err := url.Parse(cfg.TokenURL); err != nil {
+		return nil, fmt.Errorf("token URL: %w", err)
+	}
+	if cfg.RequestsPerSecond <= 0 {
+		cfg.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	if cfg.PageSize > MaxPageSize {
+		return nil, fmt.Errorf("page size %d exceeds ISC's maximum of %d", cfg.PageSize, MaxPageSize)
+	}
+	if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	} else if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = DefaultMaxRetries
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "sailpoint_exporter"
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = 4
+		hc = &http.Client{Transport: transport}
+	}
+	// Redirects are not followed: ISC does not send them, and following one
+	// would carry the bearer token to another host.
+	api := *hc
+	api.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	tokenHTTP := *hc
+	tokenHTTP.Timeout = cfg.Timeout
+	tokenHTTP.Transport = observingTransport{next: transportOf(hc), observe: cfg.Observe}
+
+	c := &Client{
+		cfg:       cfg,
+		listURL:   base.JoinPath(cfg.ActivitiesPath),
+		http:      &api,
+		limiter:   rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), int(math.Ceil(cfg.RequestsPerSecond))),
+		now:       time.Now,
+		logger:    cfg.Logger,
+		userAgent: cfg.UserAgent,
+	}
+	c.tokens = &tokenCache{
+		cfg: clientcredentials.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			TokenURL:     cfg.TokenURL,
+			AuthStyle:    oauth2.AuthStyleInParams,
+		},
+		httpClient: &tokenHTTP,
+		now:        time.Now,
+	}
+	c.decoders.New = func() any { return newPageDecoder() }
+	return c, nil
+}
+
+// PageSize is the number of activities asked for per list request.
+func (c *Client) PageSize() int { return c.cfg.PageSize }
+
+// Get returns one account activity. An unknown id is an error matching ErrNotFound.
+func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
+	if id == "" {
+		return Activity{}, fmt.Errorf("%w: empty id", ErrNotFound)
+	}
+	u := c.listURL.JoinPath(id)
+	var a Activity
+	err := c.call(ctx, EndpointGet, u, func(body io.Reader) error {
+		d := c.decoders.Get().(*pageDecoder)
+		defer c.decoders.Put(d)
+		var err error
+		a, err = d.decodeOne(body)
+		return err
+	})
+	if err != nil {
+		return Activity{}, fmt.Errorf("get account activity %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// call sends GET u until it succeeds or fails for good: a 401 is retried once
+// with a new token, a 429 after its Retry-After, a 5xx, reset, timeout or
+// malformed body after an exponential backoff with jitter, at most MaxRetries
+// times; every wait ends with ctx.
+func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode func(io.Reader) error) error {
+	var (
+		retries, rateLimited int
+		renewedToken         bool
+	)
+	for {
+		if err := c.waitTurn(ctx); err != nil {
+			return err
+		}
+		tok, err := c.tokens.token(ctx)
+		if err == nil {
+			err = c.attempt(ctx, endpoint, u, tok, decode)
+		}
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		var api *APIError
+		var tokErr *TokenError
+		switch {
+		case errors.As(err, &tokErr):
+			if !tokErr.temporary() {
+				return err
+			}
+		case errors.As(err, &api) && api.StatusCode == http.StatusUnauthorized && !renewedToken:
+			// The token was revoked or expired early: one more try with a new one.
+			renewedToken = true
+			c.tokens.invalidate(tok)
+			continue
+		case errors.As(err, &api) && api.StatusCode == http.StatusTooManyRequests:
+			rateLimited++
+			if rateLimited > 2*c.cfg.MaxRetries {
+				return err
+			}
+			wait, ok := api.retryAfter(c.now())
+			if !ok {
+				wait = c.backoff(rateLimited)
+			}
+			c.holdOff(wait)
+			c.logger.Debug("ISC rate limited the exporter", "endpoint", endpoint, "wait", wait)
+			continue
+		case errors.As(err, &api) && !api.temporary():
+			return err
+		}
+		if retries >= c.cfg.MaxRetries {
+			return fmt.Errorf("giving up after %d attempts: %w", retries+1, err)
+		}
+		retries++
+		wait := c.backoff(retries)
+		c.logger.Debug("retrying ISC request", "endpoint", endpoint, "attempt", retries, "wait", wait, "err", err)
+		if serr := sleep(ctx, wait); serr != nil {
+			return fmt.Errorf("%w (last error: %w)", serr, err)
+		}
+	}
+}
+
+// attempt sends one request and hands a 200 body to decode.
+func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *oauth2.Token, decode func(io.Reader) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	tok.SetAuthHeader(req)
+
+	start := c.now()
+	code := "error"
+	defer func() {
+		if c.cfg.Observe != nil {
+			c.cfg.Observe(endpoint, code, c.now().Sub(start))
+		}
+	}()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return unwrapURLError(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	code = fmt.Sprint(resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		api := newAPIError(resp.StatusCode, body)
+		api.header = resp.Header
+		return api
+	}
+	if err := decode(resp.Body); err != nil {
+		return err
+	}
+	// Drain what little may follow, so the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	return nil
+}
+
+// waitTurn blocks until ISC's Retry-After has passed and the rate limiter
+// allows one more request, or fails at once if ctx ends first.
+func (c *Client) waitTurn(ctx context.Context) error {
+	c.mu.Lock()
+	until := c.notBefore
+	c.mu.Unlock()
+	if wait := until.Sub(c.now()); wait > 0 {
+		if deadline, ok := ctx.Deadline(); ok && deadline.Before(until) {
+			return fmt.Errorf("%w: ISC asked to wait until %s, after the deadline", ErrRateLimited, until.UTC().Format(time.RFC3339))
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	if err := c.limiter.Wait(ctx); err != nil {
+		return fmt.Errorf("waiting for the request rate limit: %w", err)
+	}
+	return nil
+}
+
+// holdOff keeps every request of this client from ISC for d.
+func (c *Client) holdOff(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until := c.now().Add(d); until.After(c.notBefore) {
+		c.notBefore = until
+	}
+}
+
+// backoff is the delay before retry n (1-based): exponential, capped, with
+// full jitter so that several exporters do not retry in step.
+func (c *Client) backoff(n int) time.Duration {
+	d := c.cfg.MaxBackoff
+	if n < 31 {
+		d = min(c.cfg.MinBackoff<<(n-1), c.cfg.MaxBackoff)
+	}
+	return d/2 + jitter(d/2)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// unwrapURLError drops the request URL from transport errors: it says nothing
+// the caller does not know and makes log lines long.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		var ne net.Error
+		if errors.As(ue.Err, &ne) && ne.Timeout() {
+			return fmt.Errorf("timeout: %w", ue.Err)
+		}
+		return ue.Err
+	}
+	return err
+}
+
+func transportOf(hc *http.Client) http.RoundTripper {
+	if hc.Transport != nil {
+		return hc.Transport
+	}
+	return http.DefaultTransport
+}
+
+// observingTransport reports token requests, which the oauth2 package sends.
+type observingTransport struct {
+	next    http.RoundTripper
+	observe func(endpoint, code string, d time.Duration)
+}
+
+func (t observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	if t.observe != nil {
+		code := "error"
+		if err == nil {
+			code = fmt.Sprint(resp.StatusCode)
+		}
+		t.observe(EndpointToken, code, time.Since(start))
+	}
+	return resp, err
+}

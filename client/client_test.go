@@ -1,0 +1,324 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+)
+
+const (
+	testClientID     = "test-client"
+	testClientSecret = "s3cr3t-value-never-logged"
+)
+
+// fakeClock is shared by the simulated tenant and the client, so token
+// lifetimes can pass without sleeping.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type env struct {
+	tenant *simtenant.Tenant
+	client *Client
+	logs   *bytes.Buffer
+}
+
+// newEnv starts a simulated tenant on loopback and a client for it, with
+// short backoffs so that retries cost milliseconds.
+func newEnv(t *testing.T, tc simtenant.Config, mutate func(*Config)) *env {
+	t.Helper()
+	tc.Clients = map[string]string{testClientID: testClientSecret}
+	tc.EdgeCases.Off = true
+	if tc.RateLimit == 0 {
+		tc.RateLimit = -1
+	}
+	tenant := simtenant.New(tc)
+	url, err := tenant.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tenant.Close() })
+	logs := &bytes.Buffer{}
+	cfg := Config{
+		BaseURL:           url,
+		ClientID:          testClientID,
+		ClientSecret:      testClientSecret,
+		RequestsPerSecond: 1000,
+		MinBackoff:        time.Millisecond,
+		MaxBackoff:        5 * time.Millisecond,
+		Logger:            slog.New(slog.NewTextHandler(&syncWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.Now != nil {
+		c.now, c.tokens.now = tc.Now, tc.Now
+	}
+	return &env{tenant: tenant, client: c, logs: logs}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// scanAll reads everything modified since from and returns the deliveries.
+func (e *env) scanAll(t *testing.T, from Cursor) ([]Activity, Cursor) {
+	t.Helper()
+	var got []Activity
+	next, err := e.client.Scan(context.Background(), from, func(page []Activity, _ Cursor) error {
+		for _, a := range page {
+			a.Items = append([]Item(nil), a.Items...)
+			got = append(got, a)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	return got, next
+}
+
+// endpoints lists the endpoint and status of every request the tenant saw.
+func (e *env) endpoints() []string {
+	var out []string
+	for _, r := range e.tenant.Requests() {
+		out = append(out, fmt.Sprintf("%s %d", r.Endpoint, r.Status))
+	}
+	return out
+}
+
+func count(log []string, entry string) int {
+	n := 0
+	for _, l := range log {
+		if l == entry {
+			n++
+		}
+	}
+	return n
+}
+
+func TestTokenIsReplacedBeforeItExpires(t *testing.T) {
+	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	e := newEnv(t, simtenant.Config{Now: clk.now, TokenTTL: 749 * time.Second}, nil)
+	e.tenant.SeedHistory(10, time.Hour)
+	from := Cursor{Modified: clk.now().Add(-2 * time.Hour)}
+
+	e.scanAll(t, from)
+	clk.advance(700 * time.Second) // 49 s before expiry: inside the refresh margin
+	e.scanAll(t, from)
+	clk.advance(30 * time.Second)
+	e.scanAll(t, from)
+
+	log := e.endpoints()
+	if got := count(log, "token 200"); got != 2 {
+		t.Fatalf("token requests = %d, want 2 (one at start, one before expiry): %v", got, log)
+	}
+	if got := count(log, "list 401"); got != 0 {
+		t.Fatalf("an expired token was sent: %v", log)
+	}
+}
+
+func TestRevokedTokenIsRenewedOnce(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, nil)
+	e.tenant.SeedHistory(5, time.Hour)
+	from := Cursor{Modified: time.Now().Add(-2 * time.Hour)}
+	e.scanAll(t, from)
+	e.tenant.ExpireTokens()
+	got, _ := e.scanAll(t, from)
+	if len(got) != 5 {
+		t.Fatalf("got %d activities after renewing the token, want 5", len(got))
+	}
+	want := []string{"token 200", "list 200", "list 401", "token 200", "list 200"}
+	if log := e.endpoints(); fmt.Sprint(log) != fmt.Sprint(want) {
+		t.Fatalf("requests = %v, want %v", log, want)
+	}
+
+	// A token refused even when fresh is an authorization error, not a loop.
+	e.tenant.FailNext(2, http.StatusUnauthorized)
+	_, err := e.client.Scan(context.Background(), from, func([]Activity, Cursor) error { return nil })
+	if !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	}
+}
+
+func TestWrongCredentialsFailClearlyWithoutTheSecret(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, func(c *Config) { c.ClientSecret = "wrong-" + testClientSecret })
+	_, err := e.client.Scan(context.Background(), Cursor{Modified: time.Now()}, func([]Activity, Cursor) error { return nil })
+	if !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	}
+	var te *TokenError
+	if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("err = %v, want a TokenError with status 401", err)
+	}
+	for _, text := range []string{err.Error(), e.logs.String()} {
+		if strings.Contains(text, testClientSecret) {
+			t.Fatalf("the client secret leaked: %s", text)
+		}
+	}
+	if got := count(e.endpoints(), "token 401"); got != 1 {
+		t.Fatalf("refused credentials were retried: %v", e.endpoints())
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, nil)
+	e.tenant.SeedHistory(3, time.Hour)
+	e.tenant.RateLimitNext(1, time.Second)
+	got, _ := e.scanAll(t, Cursor{Modified: time.Now().Add(-2 * time.Hour)})
+	if len(got) != 3 {
+		t.Fatalf("got %d activities, want 3", len(got))
+	}
+	reqs := e.tenant.Requests()
+	var limited time.Time
+	for _, r := range reqs {
+		if r.Status == http.StatusTooManyRequests {
+			limited = r.Time
+			continue
+		}
+		if !limited.IsZero() && r.Time.Sub(limited) < time.Second {
+			t.Fatalf("request %s %s sent %v after the 429, before its Retry-After of 1s", r.Endpoint, r.RawQuery, r.Time.Sub(limited))
+		}
+	}
+	if limited.IsZero() {
+		t.Fatal("no 429 was served")
+	}
+
+	// A Retry-After beyond the caller's deadline fails at once, sending nothing.
+	e.tenant.RateLimitNext(1, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	before := len(e.tenant.Requests())
+	_, err := e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func([]Activity, Cursor) error { return nil })
+	if !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("err = %v, want ErrRateLimited", err)
+	}
+	if n := len(e.tenant.Requests()) - before; n != 1 {
+		t.Fatalf("%d requests sent, want only the one answered 429", n)
+	}
+	_, err = e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func([]Activity, Cursor) error { return nil })
+	if !errors.Is(err, ErrRateLimited) || len(e.tenant.Requests())-before != 1 {
+		t.Fatalf("a request was sent before Retry-After passed (err %v)", err)
+	}
+}
+
+func TestTransientFailuresAreRetried(t *testing.T) {
+	tests := []struct {
+		name   string
+		inject func(*simtenant.Tenant)
+	}{
+		{"5xx", func(s *simtenant.Tenant) { s.FailNext(2, http.StatusServiceUnavailable) }},
+		{"500 then 502", func(s *simtenant.Tenant) { s.FailNext(1, 500); s.FailNext(1, 502) }},
+		{"connection reset", func(s *simtenant.Tenant) { s.ResetNext(2) }},
+		{"truncated body", func(s *simtenant.Tenant) { s.TruncateNext(2) }},
+		{"malformed JSON", func(s *simtenant.Tenant) { s.MalformNext(2) }},
+		{"slow answer past the timeout", func(s *simtenant.Tenant) { s.SlowNext(1, 2*time.Second) }},
+		{"token endpoint down", func(s *simtenant.Tenant) { s.FailTokenNext(2, 503) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, simtenant.Config{}, func(c *Config) {
+				c.Timeout = 200 * time.Millisecond
+				// Each request on a new connection, so a reset reaches the client
+				// instead of being absorbed by net/http's retry of idle connections.
+				c.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			})
+			e.tenant.SeedHistory(300, time.Hour)
+			tt.inject(e.tenant)
+			got, _ := e.scanAll(t, Cursor{Modified: time.Now().Add(-2 * time.Hour)})
+			if len(got) != 300 {
+				t.Fatalf("got %d activities, want 300", len(got))
+			}
+		})
+	}
+}
+
+func TestPersistentFailureReportsTrackingID(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, func(c *Config) { c.MaxRetries = 2 })
+	e.tenant.FailNext(3, http.StatusInternalServerError)
+	_, err := e.client.Scan(context.Background(), Cursor{Modified: time.Now()}, func([]Activity, Cursor) error { return nil })
+	var api *APIError
+	if !errors.As(err, &api) || api.StatusCode != http.StatusInternalServerError || len(api.TrackingID) != 32 {
+		t.Fatalf("err = %v, want an APIError 500 with a trackingId", err)
+	}
+	if !strings.Contains(err.Error(), api.TrackingID) || !strings.Contains(err.Error(), "500.0 Internal Fault") || !strings.Contains(err.Error(), "after 3 attempts") {
+		t.Fatalf("error text %q lacks the trackingId, detail code or attempt count", err)
+	}
+	if n := count(e.endpoints(), "list 500"); n != 3 {
+		t.Fatalf("%d attempts, want 3", n)
+	}
+
+	e.tenant.MalformNext(3)
+	_, err = e.client.Scan(context.Background(), Cursor{Modified: time.Now()}, func([]Activity, Cursor) error { return nil })
+	var de *DecodeError
+	if !errors.As(err, &de) {
+		t.Fatalf("err = %v, want a DecodeError", err)
+	}
+}
+
+func TestGet(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, nil)
+	ids := e.tenant.BulkRefresh(2)
+	a, err := e.client.Get(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := e.tenant.Activity(ids[0])
+	if a.ID != ids[0] || a.Type != *want.Type || !a.Modified.Equal(*want.Modified) || len(a.Items) != len(want.Items) || !a.Terminal() {
+		t.Fatalf("Get = %+v, want %+v", a, want)
+	}
+	_, err = e.client.Get(context.Background(), "0123456789abcdef0123456789abcdef")
+	var api *APIError
+	if !errors.Is(err, ErrNotFound) || !errors.As(err, &api) || api.TrackingID == "" {
+		t.Fatalf("err = %v, want ErrNotFound with a trackingId", err)
+	}
+}
+
+func TestEveryActivitiesPath(t *testing.T) {
+	for _, path := range []string{"/v3/account-activities", "/v2024/account-activities", "/v2025/account-activities", "/v2026/account-activities", "/beta/account-activities", "/account-activities/v1"} {
+		t.Run(path, func(t *testing.T) {
+			e := newEnv(t, simtenant.Config{}, func(c *Config) { c.ActivitiesPath = path })
+			e.tenant.SeedHistory(7, time.Hour)
+			got, _ := e.scanAll(t, Cursor{Modified: time.Now().Add(-2 * time.Hour)})
+			if len(got) != 7 {
+				t.Fatalf("got %d activities, want 7", len(got))
+			}
+			if _, err := e.client.Get(context.Background(), got[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

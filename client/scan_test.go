@@ -1,0 +1,160 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+)
+
+// latest maps each id to the newest modified delivered for it, and counts
+// deliveries.
+func latest(got []Activity) (map[string]time.Time, map[string]int) {
+	mod, n := map[string]time.Time{}, map[string]int{}
+	for _, a := range got {
+		n[a.ID]++
+		if a.Modified.After(mod[a.ID]) {
+			mod[a.ID] = a.Modified
+		}
+	}
+	return mod, n
+}
+
+// assertComplete checks that every activity of the tenant was delivered in
+// its current version.
+func assertComplete(t *testing.T, tenant *simtenant.Tenant, ids []string, got []Activity) {
+	t.Helper()
+	mod, _ := latest(got)
+	for _, id := range ids {
+		want, ok := tenant.Activity(id)
+		if !ok {
+			t.Fatalf("tenant lost %s", id)
+		}
+		if !mod[id].Equal(*want.Modified) {
+			t.Fatalf("activity %s: newest delivered modified %v, tenant has %v (skipped)", id, mod[id], *want.Modified)
+		}
+	}
+}
+
+func TestScanPagesThroughMoreThanAPageSharingOneInstant(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, nil)
+	ids := e.tenant.BulkRefresh(600)
+	got, next := e.scanAll(t, Cursor{Modified: time.Now().Add(-time.Hour)})
+	_, n := latest(got)
+	if len(got) != 600 || len(n) != 600 {
+		t.Fatalf("delivered %d records of %d ids, want 600 of 600", len(got), len(n))
+	}
+	assertComplete(t, e.tenant, ids, got)
+	if lists := count(e.endpoints(), "list 200"); lists != 3 {
+		t.Fatalf("%d list requests, want 3 (250+250+100): %v", lists, e.endpoints())
+	}
+	a, _ := e.tenant.Activity(ids[0])
+	if !next.Modified.Equal(*a.Modified) || next.Offset != 0 {
+		t.Fatalf("next cursor = %+v, want the bulk instant %v at offset 0", next, *a.Modified)
+	}
+}
+
+func TestScanMissesNothingModifiedWhilePaging(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, nil)
+	e.tenant.SeedHistory(1000, time.Hour)
+	from := Cursor{Modified: time.Now().Add(-2 * time.Hour)}
+	first, _ := e.scanAll(t, from)
+	var ids []string
+	for _, a := range first {
+		ids = append(ids, a.ID)
+	}
+	// While the client is on its second page, records it has read and
+	// records it has not yet read both change and move to the end.
+	listed := 0
+	e.tenant.OnList(func(int) {
+		listed++
+		if listed == 2 {
+			for _, i := range []int{3, 100, 240, 260, 500, 900, 999} {
+				e.tenant.Modify(ids[i], func(a *simtenant.Activity) {})
+			}
+		}
+	})
+	got, _ := e.scanAll(t, from)
+	assertComplete(t, e.tenant, ids, got)
+}
+
+func TestScanRereadsWhenARecordLeavesAnInstantItPagedWithAnOffset(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, nil)
+	ids := e.tenant.BulkRefresh(600)
+	first := slices.Min(ids) // the tenant orders an instant by id
+	listed := 0
+	e.tenant.OnList(func(int) {
+		listed++
+		if listed == 2 {
+			// Read on page one, it leaves the instant and shifts every
+			// record after it under the offset of page two.
+			e.tenant.Modify(first, func(a *simtenant.Activity) {})
+		}
+	})
+	got, _ := e.scanAll(t, Cursor{Modified: time.Now().Add(-time.Hour)})
+	assertComplete(t, e.tenant, ids, got)
+	if !strings.Contains(e.logs.String(), "records changed while paging") {
+		t.Fatalf("no rescan was logged:\n%s", e.logs.String())
+	}
+}
+
+// A steady-state refresh costs ceil(changed / page size) list requests, plus
+// at most one: the last page must come back short to prove the end.
+func TestSteadyStateRequestCount(t *testing.T) {
+	for _, changed := range []int{0, 1, 100, 249, 250, 251, 499, 600} {
+		t.Run(fmt.Sprint(changed), func(t *testing.T) {
+			e := newEnv(t, simtenant.Config{}, nil)
+			e.tenant.SeedHistory(700, time.Hour)
+			all, cursor := e.scanAll(t, Cursor{Modified: time.Now().Add(-2 * time.Hour)})
+			seen := map[string]bool{}
+			var ids []string
+			for _, a := range all {
+				if !seen[a.ID] {
+					seen[a.ID] = true
+					ids = append(ids, a.ID)
+				}
+			}
+			time.Sleep(2 * time.Millisecond) // changes land after the cursor's instant
+			for _, id := range ids[:changed] {
+				e.tenant.Modify(id, func(a *simtenant.Activity) {})
+			}
+			before := count(e.endpoints(), "list 200")
+			got, _ := e.scanAll(t, cursor)
+			requests := count(e.endpoints(), "list 200") - before
+			limit := (changed+249)/250 + 1
+			if requests > limit || requests < 1 {
+				t.Fatalf("%d changed cost %d list requests, want at most %d", changed, requests, limit)
+			}
+			assertComplete(t, e.tenant, ids[:changed], got)
+		})
+	}
+}
+
+func TestListQuery(t *testing.T) {
+	q := listQuery(Cursor{Modified: time.Date(2026, 1, 2, 3, 4, 5, 678_900_000, time.UTC), Offset: 250}, 250)
+	want := "limit=250&offset=250&filters=modified%20ge%202026-01-02T03%3A04%3A05.678Z&sorters=modified"
+	if q != want {
+		t.Fatalf("query = %s\nwant    %s", q, want)
+	}
+	v, err := url.ParseQuery(q)
+	if err != nil || v.Get("filters") != "modified ge 2026-01-02T03:04:05.678Z" {
+		t.Fatalf("query decodes to %v (%v)", v, err)
+	}
+}
+
+func TestScanStopsWithItsContext(t *testing.T) {
+	e := newEnv(t, simtenant.Config{}, nil)
+	e.tenant.SeedHistory(600, time.Hour)
+	e.tenant.SlowNext(1, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func([]Activity, Cursor) error { return nil })
+	if err == nil || ctx.Err() == nil {
+		t.Fatalf("err = %v, want the context's deadline", err)
+	}
+}

@@ -1,0 +1,40 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// APIMetrics instruments the exporter's own requests to ISC. Unlike the
+// activity metrics, these describe work the process does, so they are
+// ordinary instrumented metrics.
+type APIMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewAPIMetrics registers the API request metrics with reg.
+func NewAPIMetrics(reg prometheus.Registerer) *APIMetrics {
+	m := &APIMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "api_requests_total",
+			Help:      "HTTP requests sent to ISC, retries included, by endpoint (token, list, get) and HTTP status code, or \"error\" when no answer arrived.",
+		}, []string{"endpoint", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "api_request_duration_seconds",
+			Help:      "Time from sending a request to ISC to reading its whole answer.",
+			Buckets:   []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"endpoint"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// Observe records one request; it fits client.Config.Observe.
+func (m *APIMetrics) Observe(endpoint, code string, d time.Duration) {
+	m.requests.WithLabelValues(endpoint, code).Inc()
+	m.duration.WithLabelValues(endpoint).Observe(d.Seconds())
+}

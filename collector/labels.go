@@ -1,0 +1,76 @@
+package collector
+
+// Label values that the API's strings never take away: a null, absent or
+// empty value, and the values past a cap.
+const (
+	labelNone  = "none"
+	labelOther = "other"
+)
+
+const (
+	noneIndex  uint16 = 0
+	otherIndex uint16 = 1
+)
+
+// labelValues maps one label's values to small indexes so that tracked
+// activities and aggregates store two bytes instead of a string. The first
+// max distinct values keep their own index for the life of the process (a
+// counter's labels cannot change); later ones share "other".
+type labelValues struct {
+	max    int
+	values []string
+	index  map[string]uint16
+}
+
+func newLabelValues(max int) *labelValues {
+	return &labelValues{
+		max:    min(max, 1<<16-3),
+		values: []string{labelNone, labelOther},
+		index:  map[string]uint16{},
+	}
+}
+
+// lookup returns the index of v, allocating one while under the cap.
+func (l *labelValues) lookup(v string) uint16 {
+	if v == "" {
+		return noneIndex
+	}
+	if i, ok := l.index[v]; ok {
+		return i
+	}
+	if len(l.values)-2 >= l.max {
+		return otherIndex
+	}
+	i := uint16(len(l.values))
+	l.values = append(l.values, v)
+	l.index[v] = i
+	return i
+}
+
+func (l *labelValues) name(i uint16) string { return l.values[i] }
+
+// labelSpace holds the values of every label the exporter emits.
+type labelSpace struct {
+	typ          *labelValues
+	completion   *labelValues
+	execution    *labelValues
+	provisioning *labelValues
+	operation    *labelValues
+	source       *labelValues
+}
+
+// maxEnumValues caps labels whose values come from an enum of the spec. ISC
+// adds values without notice, so the cap is far above today's handful, but a
+// misbehaving API still cannot make a series per request.
+const maxEnumValues = 32
+
+func newLabelSpace(maxTypes, maxSources int) labelSpace {
+	return labelSpace{
+		typ:          newLabelValues(maxTypes),
+		completion:   newLabelValues(maxEnumValues),
+		execution:    newLabelValues(maxEnumValues),
+		provisioning: newLabelValues(maxEnumValues),
+		operation:    newLabelValues(maxEnumValues),
+		source:       newLabelValues(maxSources),
+	}
+}

@@ -1,0 +1,291 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+)
+
+// entry is what the exporter remembers of one activity: enough to take its
+// contribution back out of the gauges when it changes, to never count it
+// twice, and to find the oldest incomplete one. Times are unix milliseconds,
+// ISC's precision.
+type entry struct {
+	created  int64
+	modified int64 // 0 when ISC sent null
+	doneAt   int64 // completion time, while flagTerminal
+	shape    uint32
+	typ      uint16
+	cs       uint16
+	es       uint16
+	flags    uint8
+}
+
+const (
+	flagTerminal uint8 = 1 << iota // terminal in its current state
+	flagCounted                    // was terminal once: never counted again
+	flagInWindow                   // created within the lookback: in the gauges
+)
+
+type activityKey [3]uint16   // type, completion status, execution status
+type itemKey [3]uint16       // type, provisioning status, operation
+type itemSourceKey [4]uint16 // type, provisioning status, operation, source
+type durationKey [2]uint16   // type, completion status
+
+// durationHistogram counts observations per bucket, not cumulatively.
+type durationHistogram struct {
+	buckets []uint64
+	count   uint64
+	sum     float64
+}
+
+// durationBuckets spans provisioning as it happens: seconds for a password
+// change, hours for a manual work item, days for an approval.
+func durationBuckets() []float64 {
+	return []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 604800}
+}
+
+// tracker applies the counting rule to the activities it is given. It is not
+// safe for concurrent use.
+//
+// The rule: an activity is terminal when `completed` is set or its execution
+// status is COMPLETED or TERMINATED. The first full pass after start primes
+// the tracker: what is terminal then fills the gauges but is not counted.
+// After that, each activity is counted once, when first seen terminal, unless
+// it completed before priming began or before the lookback window.
+type tracker struct {
+	lookback time.Duration
+	now      func() time.Time
+
+	primed     bool
+	primeStart int64 // unix ms: completions before it are history
+
+	labels  labelSpace
+	shapes  *itemShapes
+	failed  uint16 // index of provisioning status FAILED
+	entries map[string]entry
+	scratch []itemCount
+
+	activities     map[activityKey]int64
+	items          map[itemKey]int64
+	completed      map[activityKey]uint64
+	itemsCompleted map[itemSourceKey]uint64
+	errors         map[uint16]uint64
+	warnings       map[uint16]uint64
+	durations      map[durationKey]*durationHistogram
+	overflow       map[string]uint64
+	oldest         map[uint16]int64 // by type: created of the oldest incomplete, as of the last sweep
+	buckets        []float64
+	unidentified   uint64 // activities without an id, which cannot be de-duplicated
+}
+
+func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() time.Time) *tracker {
+	t := &tracker{
+		lookback:       lookback,
+		now:            now,
+		labels:         newLabelSpace(maxTypes, maxSources),
+		shapes:         newItemShapes(),
+		entries:        map[string]entry{},
+		activities:     map[activityKey]int64{},
+		items:          map[itemKey]int64{},
+		completed:      map[activityKey]uint64{},
+		itemsCompleted: map[itemSourceKey]uint64{},
+		errors:         map[uint16]uint64{},
+		warnings:       map[uint16]uint64{},
+		durations:      map[durationKey]*durationHistogram{},
+		overflow:       map[string]uint64{},
+		oldest:         map[uint16]int64{},
+		buckets:        durationBuckets(),
+	}
+	t.failed = t.labels.provisioning.lookup("FAILED")
+	for _, label := range []string{"type", "completion_status", "execution_status", "provisioning_status", "operation", "source_id"} {
+		t.overflow[label] = 0
+	}
+	return t
+}
+
+// startPriming marks when the priming pass began; completions before it are
+// never counted.
+func (t *tracker) startPriming(at time.Time) {
+	if t.primeStart == 0 {
+		t.primeStart = at.UnixMilli()
+	}
+}
+
+// finishPriming: from now on, activities first seen terminal are counted.
+func (t *tracker) finishPriming() { t.primed = true }
+
+func (t *tracker) windowStart(now int64) int64 { return now - t.lookback.Milliseconds() }
+
+// apply takes in one activity as ISC sent it. A record already applied with
+// the same `modified` changes nothing.
+func (t *tracker) apply(a *client.Activity) {
+	if a.ID == "" {
+		t.unidentified++
+		return
+	}
+	old, known := t.entries[a.ID]
+	modified := unixMilli(a.Modified)
+	if known && modified != 0 && modified <= old.modified {
+		return
+	}
+	now := t.now().UnixMilli()
+	windowStart := t.windowStart(now)
+
+	e := entry{
+		created:  firstNonZero(unixMilli(a.Created), modified, unixMilli(a.Completed), now),
+		modified: modified,
+		typ:      t.labels.typ.lookup(a.Type),
+		cs:       t.labels.completion.lookup(a.CompletionStatus),
+		es:       t.labels.execution.lookup(a.ExecutionStatus),
+	}
+	if _, ok := t.errors[e.typ]; !ok {
+		// Start at zero so that increase() sees the first error of a type.
+		t.errors[e.typ], t.warnings[e.typ] = 0, 0
+	}
+	counts := t.scratch[:0]
+	for i := range a.Items {
+		it := &a.Items[i]
+		prov, op := t.labels.provisioning.lookup(it.ProvisioningStatus), t.labels.operation.lookup(it.Operation)
+		counts = appendCount(counts, prov, op)
+		failedKey := itemSourceKey{e.typ, t.failed, op, t.labels.source.lookup(it.SourceID)}
+		if _, ok := t.itemsCompleted[failedKey]; !ok {
+			// Start at zero so that increase() sees the first failure on a source.
+			t.itemsCompleted[failedKey] = 0
+		}
+	}
+	t.scratch = counts
+	e.shape = t.shapes.acquire(counts)
+	if a.Terminal() {
+		e.flags |= flagTerminal
+		e.doneAt = firstNonZero(unixMilli(a.CompletionTime()), now)
+	}
+
+	if known {
+		e.flags |= old.flags & flagCounted
+		if old.flags&flagInWindow != 0 {
+			t.addGauges(old, -1)
+		}
+		t.shapes.release(old.shape)
+	}
+	if e.flags&flagTerminal != 0 && e.flags&flagCounted == 0 {
+		e.flags |= flagCounted
+		if t.primed && e.doneAt >= windowStart && e.doneAt >= t.primeStart {
+			t.count(a, &e)
+		}
+	}
+	if e.created >= windowStart {
+		e.flags |= flagInWindow
+		t.addGauges(e, +1)
+	}
+	if t.forgettable(e, windowStart) {
+		// Terminal and wholly before the window: whatever ISC says of it
+		// again, it will not be counted, so it need not be remembered.
+		t.shapes.release(e.shape)
+		if known {
+			delete(t.entries, a.ID)
+		}
+		return
+	}
+	t.entries[a.ID] = e
+}
+
+func (t *tracker) forgettable(e entry, windowStart int64) bool {
+	return e.flags&flagInWindow == 0 && e.flags&flagTerminal != 0 && e.doneAt < windowStart
+}
+
+// count records a completion: the activity, its items as they are now, its
+// errors and warnings, and how long it took.
+func (t *tracker) count(a *client.Activity, e *entry) {
+	t.completed[activityKey{e.typ, e.cs, e.es}]++
+	t.countOverflow("type", e.typ)
+	t.countOverflow("completion_status", e.cs)
+	t.countOverflow("execution_status", e.es)
+	t.errors[e.typ] += uint64(a.Errors)
+	t.warnings[e.typ] += uint64(a.Warnings)
+	for i := range a.Items {
+		it := &a.Items[i]
+		k := itemSourceKey{
+			e.typ,
+			t.labels.provisioning.lookup(it.ProvisioningStatus),
+			t.labels.operation.lookup(it.Operation),
+			t.labels.source.lookup(it.SourceID),
+		}
+		t.itemsCompleted[k]++
+		t.countOverflow("provisioning_status", k[1])
+		t.countOverflow("operation", k[2])
+		t.countOverflow("source_id", k[3])
+	}
+	if a.Created.IsZero() {
+		return // no start, no duration
+	}
+	dk := durationKey{e.typ, e.cs}
+	h := t.durations[dk]
+	if h == nil {
+		h = &durationHistogram{buckets: make([]uint64, len(t.buckets))}
+		t.durations[dk] = h
+	}
+	seconds := max(float64(e.doneAt-unixMilli(a.Created))/1000, 0)
+	for i, le := range t.buckets {
+		if seconds <= le {
+			h.buckets[i]++
+			break
+		}
+	}
+	h.count++
+	h.sum += seconds
+}
+
+func (t *tracker) countOverflow(label string, i uint16) {
+	if i == otherIndex {
+		t.overflow[label]++
+	}
+}
+
+func (t *tracker) addGauges(e entry, sign int64) {
+	t.activities[activityKey{e.typ, e.cs, e.es}] += sign
+	for _, c := range t.shapes.counts(e.shape) {
+		t.items[itemKey{e.typ, c.prov, c.op}] += sign * int64(c.n)
+	}
+}
+
+// sweep moves activities that aged out of the lookback out of the gauges,
+// forgets those that can no longer be counted, and finds the oldest
+// incomplete activity of each type.
+func (t *tracker) sweep() {
+	windowStart := t.windowStart(t.now().UnixMilli())
+	clear(t.oldest)
+	for id, e := range t.entries {
+		if e.flags&flagInWindow != 0 && e.created < windowStart {
+			t.addGauges(e, -1)
+			e.flags &^= flagInWindow
+			t.entries[id] = e
+		}
+		if t.forgettable(e, windowStart) {
+			t.shapes.release(e.shape)
+			delete(t.entries, id)
+			continue
+		}
+		if e.flags&flagTerminal == 0 {
+			if o, ok := t.oldest[e.typ]; !ok || e.created < o {
+				t.oldest[e.typ] = e.created
+			}
+		}
+	}
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func firstNonZero(vs ...int64) int64 {
+	for _, v := range vs {
+		if v != 0 {
+			return v
+		}
+	}
+	return 0
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validSettings() settings {
+	return settings{
+		url: "https://acme.api.identitynow.com", clientID: "id", activitiesPath: "/v3/account-activities",
+		requestsPerSec: 5, timeout: 30 * time.Second, lookback: 24 * time.Hour, refreshInterval: time.Minute,
+		pageSize: 250, maxTypes: 64, maxSources: 256, timeoutOffset: 500 * time.Millisecond,
+	}
+}
+
+func TestSettingsCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*settings)
+		want   string // "" for valid
+	}{
+		{"valid", func(*settings) {}, ""},
+		{"refresh on scrape", func(s *settings) { s.refreshInterval = 0 }, ""},
+		{"no url", func(s *settings) { s.url = "" }, "set --isc.url or SAIL_BASE_URL"},
+		{"relative url", func(s *settings) { s.url = "acme.api.identitynow.com" }, "is not an absolute URL"},
+		{"plain http to a tenant", func(s *settings) { s.url = "http://acme.api.identitynow.com" }, "use https"},
+		{"plain http on loopback", func(s *settings) { s.url = "http://127.0.0.1:8080" }, ""},
+		{"plain http on localhost", func(s *settings) { s.url = "http://localhost:8080" }, ""},
+		{"plain http on IPv6 loopback", func(s *settings) { s.url = "http://[::1]:8080" }, ""},
+		{"plain http token URL", func(s *settings) { s.tokenURL = "http://login.example.com/oauth/token" }, "--isc.token-url uses plain http"},
+		{"ftp", func(s *settings) { s.url = "ftp://acme.api.identitynow.com" }, "must start with https://"},
+		{"no client id", func(s *settings) { s.clientID = "" }, "set --isc.client-id or SAIL_CLIENT_ID"},
+		{"page size above ISC's maximum", func(s *settings) { s.pageSize = 251 }, "between 1 and 250"},
+		{"no rate", func(s *settings) { s.requestsPerSec = 0 }, "--isc.requests-per-second"},
+		{"negative refresh interval", func(s *settings) { s.refreshInterval = -time.Second }, "--activities.refresh-interval"},
+		{"no lookback", func(s *settings) { s.lookback = 0 }, "--activities.lookback"},
+		{"demo with a tenant URL", func(s *settings) { s.demo = true }, "--demo runs a simulated tenant"},
+		{"demo alone", func(s *settings) { *s = validSettings(); s.url, s.clientID, s.demo = "", "", true }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(secretEnv, "")
+			s := validSettings()
+			tt.change(&s)
+			err := s.check()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			case err != nil && strings.Contains(err.Error(), "\n"):
+				t.Fatalf("error spans several lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestClientSecret(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "secret")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file, env, want, wantErr string
+	}{
+		{name: "file", file: file, want: "from-file"},
+		{name: "environment", env: "from-env", want: "from-env"},
+		{name: "both", file: file, env: "from-env", wantErr: "not both"},
+		{name: "neither", wantErr: "set SAIL_CLIENT_SECRET or --isc.client-secret-file"},
+		{name: "missing file", file: filepath.Join(dir, "nope"), wantErr: "reading --isc.client-secret-file"},
+		{name: "empty file", file: empty, wantErr: "is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(secretEnv, tt.env)
+			s := settings{secretFile: tt.file}
+			got, err := s.clientSecret()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,610 @@
+// Package dashboards holds the Grafana dashboards shipped with
+// sailpoint_exporter. The tests here parse every dashboard strictly with the
+// Grafana Foundation SDK and check the conventions that grafana/dashboard-linter
+// does not cover: every selector of every query filtered by job and instance,
+// counters only under rate or increase, known metric names, stable uids.
+package dashboards
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+)
+
+// wantUIDs are the dashboards we ship, by file, with their uids. A uid is
+// how Grafana, links and users' bookmarks find a dashboard: never change one.
+var wantUIDs = map[string]string{
+	"account-activities.json": "sailpoint-account-activities",
+	"provisioning.json":       "sailpoint-provisioning",
+	"exporter-health.json":    "sailpoint-exporter-health",
+}
+
+// metricKinds is the exporter's metric contract plus the standard metrics
+// that the dashboards use. A name not listed here is a typo.
+var metricKinds = map[string]string{
+	"up":                               "gauge",
+	"sailpoint_up":                     "gauge",
+	"sailpoint_account_activities":     "gauge",
+	"sailpoint_account_activity_items": "gauge",
+	"sailpoint_account_activity_oldest_incomplete_created_timestamp_seconds": "gauge",
+	"sailpoint_last_refresh_success_timestamp_seconds":                       "gauge",
+	"sailpoint_refresh_duration_seconds":                                     "gauge",
+	"sailpoint_tracked_activities":                                           "gauge",
+	"sailpoint_exporter_build_info":                                          "gauge",
+	"process_resident_memory_bytes":                                          "gauge",
+	"sailpoint_account_activities_completed_total":                           "counter",
+	"sailpoint_account_activity_items_completed_total":                       "counter",
+	"sailpoint_account_activity_errors_total":                                "counter",
+	"sailpoint_account_activity_warnings_total":                              "counter",
+	"sailpoint_api_requests_total":                                           "counter",
+	"sailpoint_label_overflow_total":                                         "counter",
+	"process_cpu_seconds_total":                                              "counter",
+	"sailpoint_account_activity_duration_seconds_bucket":                     "counter",
+	"sailpoint_account_activity_duration_seconds_sum":                        "counter",
+	"sailpoint_account_activity_duration_seconds_count":                      "counter",
+	"sailpoint_api_request_duration_seconds_bucket":                          "counter",
+	"sailpoint_api_request_duration_seconds_sum":                             "counter",
+	"sailpoint_api_request_duration_seconds_count":                           "counter",
+}
+
+// shipped is one dashboard file, parsed by the SDK.
+type shipped struct {
+	file string
+	raw  []byte
+	d    dashboard.Dashboard
+}
+
+func loadDashboards(t *testing.T) []shipped {
+	t.Helper()
+	plugins.RegisterDefaultPlugins()
+	files, err := filepath.Glob("*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for f := range wantUIDs {
+		names = append(names, f)
+	}
+	slices.Sort(names)
+	if !slices.Equal(files, names) {
+		t.Fatalf("dashboard files are %v, want %v: add new dashboards to wantUIDs", files, names)
+	}
+	var out []shipped
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d dashboard.Dashboard
+		if err := d.UnmarshalJSONStrict(raw); err != nil {
+			t.Fatalf("%s: strict parse: %v", f, err)
+		}
+		out = append(out, shipped{file: f, raw: raw, d: d})
+	}
+	return out
+}
+
+// panels returns every panel that is not a row, including those inside rows.
+func panels(d dashboard.Dashboard) []dashboard.Panel {
+	var out []dashboard.Panel
+	for _, p := range d.Panels {
+		switch {
+		case p.Panel != nil:
+			out = append(out, *p.Panel)
+		case p.RowPanel != nil:
+			out = append(out, p.RowPanel.Panels...)
+		}
+	}
+	return out
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func TestDashboardsParseStrictlyAndValidate(t *testing.T) {
+	for _, s := range loadDashboards(t) {
+		t.Run(s.file, func(t *testing.T) {
+			if err := s.d.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			for _, p := range panels(s.d) {
+				// The SDK only parses options and targets strictly when it
+				// knows the panel plugin and the data source type.
+				if _, untyped := p.Options.(map[string]any); untyped || p.Options == nil {
+					t.Errorf("panel %q: options of panel type %q were not parsed by a plugin schema", deref(p.Title), p.Type)
+				}
+				for i, tg := range p.Targets {
+					if _, ok := tg.(*prometheus.Dataquery); !ok {
+						t.Errorf("panel %q target %d: parsed as %T, want *prometheus.Dataquery (set datasource.type prometheus on the target)", deref(p.Title), i, tg)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDashboardConventions(t *testing.T) {
+	all := loadDashboards(t)
+	uids := map[string]string{}
+	titles := map[string]string{}
+	for _, s := range all {
+		d := s.d
+		t.Run(s.file, func(t *testing.T) {
+			uid := deref(d.Uid)
+			if uid != wantUIDs[s.file] {
+				t.Errorf("uid %q, want %q", uid, wantUIDs[s.file])
+			}
+			if len(uid) > 40 {
+				t.Errorf("uid %q longer than Grafana's 40 characters", uid)
+			}
+			if other, dup := uids[uid]; dup {
+				t.Errorf("uid %q also used by %s", uid, other)
+			}
+			uids[uid] = s.file
+			title := deref(d.Title)
+			if other, dup := titles[title]; dup || title == "" {
+				t.Errorf("title %q empty or also used by %s", title, other)
+			}
+			titles[title] = s.file
+			for _, tag := range []string{"sailpoint", "identity"} {
+				if !slices.Contains(d.Tags, tag) {
+					t.Errorf("tags %v lack %q", d.Tags, tag)
+				}
+			}
+			if deref(d.Description) == "" {
+				t.Error("dashboard has no description")
+			}
+			if deref(d.Editable) {
+				t.Error("dashboard is editable; ship it with editable false")
+			}
+			if d.SchemaVersion < 39 {
+				t.Errorf("schemaVersion %d is older than Grafana 11's", d.SchemaVersion)
+			}
+			checkVariables(t, d.Templating.List)
+			checkPanels(t, d)
+		})
+	}
+}
+
+func checkVariables(t *testing.T, vars []dashboard.VariableModel) {
+	t.Helper()
+	byName := map[string]dashboard.VariableModel{}
+	var names []string
+	for _, v := range vars {
+		byName[v.Name] = v
+		names = append(names, v.Name)
+	}
+	if !slices.Equal(names, []string{"datasource", "job", "instance"}) {
+		t.Errorf("variables %v, want [datasource job instance]", names)
+	}
+	if ds := byName["datasource"]; ds.Type != dashboard.VariableTypeDatasource || ds.Query == nil || deref(ds.Query.String) != "prometheus" {
+		t.Errorf("datasource variable: type %q query %v, want a datasource variable of type prometheus", ds.Type, ds.Query)
+	}
+	for _, tc := range []struct{ name, label, query string }{
+		{"job", "Job", "label_values(sailpoint_up, job)"},
+		{"instance", "Instance", `label_values(sailpoint_up{job=~"$job"}, instance)`},
+	} {
+		v := byName[tc.name]
+		var query string
+		if v.Query != nil {
+			query = deref(v.Query.String)
+			if q, ok := v.Query.Map["query"].(string); ok {
+				query = q
+			}
+		}
+		ds := deref(v.Datasource)
+		for _, c := range []struct {
+			what      string
+			got, want any
+		}{
+			{"type", v.Type, dashboard.VariableTypeQuery},
+			{"label", deref(v.Label), tc.label},
+			{"query", query, tc.query},
+			{"definition", deref(v.Definition), tc.query},
+			{"datasource uid", deref(ds.Uid), "${datasource}"},
+			{"datasource type", deref(ds.Type), "prometheus"},
+			{"multi", deref(v.Multi), true},
+			{"includeAll", deref(v.IncludeAll), true},
+			{"allValue", deref(v.AllValue), ".+"},
+			{"refresh", deref(v.Refresh), dashboard.VariableRefreshOnTimeRangeChanged},
+		} {
+			if c.got != c.want {
+				t.Errorf("variable %s: %s is %v, want %v", tc.name, c.what, c.got, c.want)
+			}
+		}
+	}
+}
+
+// panelChecks apply to every panel that is not a row.
+var panelChecks = []struct {
+	name  string
+	check func(p dashboard.Panel) error
+}{
+	{"has a title", func(p dashboard.Panel) error {
+		if deref(p.Title) == "" {
+			return fmt.Errorf("no title")
+		}
+		return nil
+	}},
+	{"has a description", func(p dashboard.Panel) error {
+		if len(strings.TrimSpace(deref(p.Description))) < 20 {
+			return fmt.Errorf("description %q says too little", deref(p.Description))
+		}
+		return nil
+	}},
+	{"has a unit", func(p dashboard.Panel) error {
+		if p.FieldConfig == nil || deref(p.FieldConfig.Defaults.Unit) == "" {
+			return fmt.Errorf("no fieldConfig.defaults.unit")
+		}
+		return nil
+	}},
+	{"uses the datasource variable", func(p dashboard.Panel) error {
+		ds := deref(p.Datasource)
+		if deref(ds.Uid) != "${datasource}" || deref(ds.Type) != "prometheus" {
+			return fmt.Errorf("datasource %s/%s, want prometheus/${datasource}", deref(ds.Type), deref(ds.Uid))
+		}
+		return nil
+	}},
+	{"has targets", func(p dashboard.Panel) error {
+		if len(p.Targets) == 0 {
+			return fmt.Errorf("no targets")
+		}
+		return nil
+	}},
+	{"has a grid position", func(p dashboard.Panel) error {
+		if p.GridPos == nil || p.GridPos.W == 0 || p.GridPos.H == 0 || p.GridPos.X+p.GridPos.W > 24 {
+			return fmt.Errorf("bad gridPos %+v", p.GridPos)
+		}
+		return nil
+	}},
+}
+
+// targetChecks apply to every query of every panel.
+var targetChecks = []struct {
+	name  string
+	check func(q *prometheus.Dataquery) error
+}{
+	{"uses the datasource variable", func(q *prometheus.Dataquery) error {
+		ds := deref(q.Datasource)
+		if deref(ds.Uid) != "${datasource}" || deref(ds.Type) != "prometheus" {
+			return fmt.Errorf("datasource %s/%s, want prometheus/${datasource}", deref(ds.Type), deref(ds.Uid))
+		}
+		return nil
+	}},
+	{"filters every selector by job and instance", func(q *prometheus.Dataquery) error {
+		sels, err := selectors(q.Expr)
+		if err != nil {
+			return err
+		}
+		if len(sels) == 0 {
+			return fmt.Errorf("no series selector in %q", q.Expr)
+		}
+		for _, s := range sels {
+			for _, want := range []string{`job=~"$job"`, `instance=~"$instance"`} {
+				if !slices.Contains(s.matchers, want) {
+					return fmt.Errorf("selector %s{%s} lacks %s", s.metric, strings.Join(s.matchers, ","), want)
+				}
+			}
+		}
+		return nil
+	}},
+	{"uses only metrics of the contract", func(q *prometheus.Dataquery) error {
+		sels, err := selectors(q.Expr)
+		if err != nil {
+			return err
+		}
+		for _, s := range sels {
+			if _, ok := metricKinds[s.metric]; !ok {
+				return fmt.Errorf("unknown metric %q", s.metric)
+			}
+		}
+		return nil
+	}},
+	{"rates counters only, over $__rate_interval", func(q *prometheus.Dataquery) error {
+		sels, err := selectors(q.Expr)
+		if err != nil {
+			return err
+		}
+		for _, s := range sels {
+			counter := metricKinds[s.metric] == "counter"
+			switch {
+			case counter && s.rangeFunc == "":
+				return fmt.Errorf("counter %s is not under rate or increase", s.metric)
+			case !counter && s.rangeFunc != "":
+				return fmt.Errorf("%s(%s) on a gauge", s.rangeFunc, s.metric)
+			case (s.rangeFunc == "rate" || s.rangeFunc == "irate") && s.window != "$__rate_interval":
+				return fmt.Errorf("%s(%s[%s]): use [$__rate_interval]", s.rangeFunc, s.metric, s.window)
+			case s.rangeFunc == "increase" && s.window != "$__rate_interval" && s.window != "$__range":
+				return fmt.Errorf("increase(%s[%s]): use [$__rate_interval] or [$__range]", s.metric, s.window)
+			}
+		}
+		return nil
+	}},
+	{"has a refId", func(q *prometheus.Dataquery) error {
+		if deref(q.RefId) == "" {
+			return fmt.Errorf("no refId")
+		}
+		return nil
+	}},
+}
+
+func checkPanels(t *testing.T, d dashboard.Dashboard) {
+	t.Helper()
+	ids := map[uint32]bool{}
+	for _, p := range d.Panels {
+		if p.RowPanel != nil {
+			ids[p.RowPanel.Id] = true
+		}
+	}
+	for _, p := range panels(d) {
+		id := deref(p.Id)
+		if ids[id] || id == 0 {
+			t.Errorf("panel %q: id %d missing or not unique", deref(p.Title), id)
+		}
+		ids[id] = true
+		for _, c := range panelChecks {
+			if err := c.check(p); err != nil {
+				t.Errorf("panel %q %s: %v", deref(p.Title), c.name, err)
+			}
+		}
+		refs := map[string]bool{}
+		for i, tg := range p.Targets {
+			q, ok := tg.(*prometheus.Dataquery)
+			if !ok {
+				t.Errorf("panel %q target %d is %T, not a Prometheus query", deref(p.Title), i, tg)
+				continue
+			}
+			if refs[deref(q.RefId)] {
+				t.Errorf("panel %q: refId %q used twice", deref(p.Title), deref(q.RefId))
+			}
+			refs[deref(q.RefId)] = true
+			for _, c := range targetChecks {
+				if err := c.check(q); err != nil {
+					t.Errorf("panel %q target %s %s: %v", deref(p.Title), deref(q.RefId), c.name, err)
+				}
+			}
+		}
+	}
+}
+
+// selector is one series selector of a PromQL expression.
+type selector struct {
+	metric    string
+	matchers  []string // as written, spaces removed
+	rangeFunc string   // rate, irate or increase when the selector is their argument
+	window    string   // the range, when there is one
+}
+
+var keywords = map[string]bool{
+	"and": true, "or": true, "unless": true, "bool": true, "offset": true,
+	"atan2": true, "inf": true, "nan": true,
+}
+
+// groupingKeywords are followed by a list of label names, not selectors.
+var groupingKeywords = map[string]bool{
+	"by": true, "without": true, "on": true, "ignoring": true,
+	"group_left": true, "group_right": true,
+}
+
+// selectors finds the series selectors of a PromQL expression. It is a small
+// scanner rather than a parser: it knows strings, label lists after by/on/…,
+// function calls, braces and ranges, which is all our dashboards use.
+func selectors(expr string) ([]selector, error) {
+	var out []selector
+	s := expr
+	i := 0
+	isIdent := func(c byte, first bool) bool {
+		return c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || !first && c >= '0' && c <= '9'
+	}
+	skipSpace := func(j int) int {
+		for j < len(s) && (s[j] == ' ' || s[j] == '\n' || s[j] == '\t') {
+			j++
+		}
+		return j
+	}
+	// closing returns the index just past the bracket closing the one at j.
+	closing := func(j int, open, close byte) (int, error) {
+		depth := 0
+		for k := j; k < len(s); k++ {
+			switch s[k] {
+			case '"':
+				for k++; k < len(s) && s[k] != '"'; k++ {
+					if s[k] == '\\' {
+						k++
+					}
+				}
+			case open:
+				depth++
+			case close:
+				depth--
+				if depth == 0 {
+					return k + 1, nil
+				}
+			}
+		}
+		return 0, fmt.Errorf("unbalanced %c in %q", open, expr)
+	}
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\'' || c == '`':
+			j := i + 1
+			for j < len(s) && s[j] != c {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			i = j + 1
+		case c >= '0' && c <= '9' || c == '.':
+			for i < len(s) && (isIdent(s[i], false) || s[i] == '.') {
+				i++
+			}
+		case c == '[':
+			end, err := closing(i, '[', ']')
+			if err != nil {
+				return nil, err
+			}
+			i = end
+		case c == '{':
+			sel, end, err := readSelector(s, "", i, closing)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sel)
+			i = end
+		case isIdent(c, true):
+			j := i
+			for j < len(s) && isIdent(s[j], false) {
+				j++
+			}
+			word := s[i:j]
+			next := skipSpace(j)
+			switch {
+			case groupingKeywords[word]:
+				if next < len(s) && s[next] == '(' {
+					end, err := closing(next, '(', ')')
+					if err != nil {
+						return nil, err
+					}
+					j = end
+				}
+			case keywords[word]:
+			case next < len(s) && s[next] == '(':
+				// A function or aggregation.
+			case followedByGrouping(s[next:]):
+				// An aggregation written sum by (…) (…).
+			default:
+				sel, end, err := readSelector(s, word, next, closing)
+				if err != nil {
+					return nil, err
+				}
+				if end == next {
+					end = j
+				}
+				before := strings.TrimRight(s[:i], " \n\t")
+				for _, f := range []string{"irate", "rate", "increase"} {
+					if strings.HasSuffix(before, f+"(") && (len(before) == len(f)+1 || !isIdent(before[len(before)-len(f)-2], false)) {
+						sel.rangeFunc = f
+					}
+				}
+				out = append(out, sel)
+				j = end
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return out, nil
+}
+
+// followedByGrouping reports whether rest starts with by or without, the
+// way an aggregation's grouping follows its name.
+func followedByGrouping(rest string) bool {
+	for _, kw := range []string{"by", "without"} {
+		if after, ok := strings.CutPrefix(rest, kw); ok && (after == "" || after[0] == ' ' || after[0] == '(') {
+			return true
+		}
+	}
+	return false
+}
+
+// readSelector reads the optional {matchers} and [range] at j for metric.
+func readSelector(s, metric string, j int, closing func(int, byte, byte) (int, error)) (selector, int, error) {
+	sel := selector{metric: metric}
+	end := j
+	if j < len(s) && s[j] == '{' {
+		e, err := closing(j, '{', '}')
+		if err != nil {
+			return sel, 0, err
+		}
+		sel.matchers = splitMatchers(s[j+1 : e-1])
+		end = e
+	}
+	if end < len(s) && s[end] == '[' {
+		e, err := closing(end, '[', ']')
+		if err != nil {
+			return sel, 0, err
+		}
+		sel.window = s[end+1 : e-1]
+		end = e
+	}
+	return sel, end, nil
+}
+
+// splitMatchers splits `a="x", b=~"y,z"` at the commas outside quotes and
+// removes the spaces outside quotes.
+func splitMatchers(body string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for k := 0; k < len(body); k++ {
+		c := body[k]
+		switch {
+		case c == '\\' && quoted && k+1 < len(body):
+			cur.WriteByte(c)
+			k++
+			cur.WriteByte(body[k])
+			continue
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c == ',':
+			out = append(out, cur.String())
+			cur.Reset()
+			continue
+		case !quoted && (c == ' ' || c == '\n' || c == '\t'):
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// TestSelectors pins the scanner that the convention checks rely on.
+func TestSelectors(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want []selector
+	}{
+		{
+			`sum by (le, type) (rate(foo_bucket{job=~"$job", instance=~"$instance", a="x,y"}[$__rate_interval]))`,
+			[]selector{{"foo_bucket", []string{`job=~"$job"`, `instance=~"$instance"`, `a="x,y"`}, "rate", "$__rate_interval"}},
+		},
+		{
+			`time() - min by (type) (bar{job=~"$job"}) or on (endpoint) sum without(x) (baz) * 0`,
+			[]selector{{"bar", []string{`job=~"$job"`}, "", ""}, {"baz", nil, "", ""}},
+		},
+		{
+			`histogram_quantile(0.95, increase(x_total{a="b"}[$__range])) > 1e3`,
+			[]selector{{"x_total", []string{`a="b"`}, "increase", "$__range"}},
+		},
+		{
+			`topk(10, irate({__name__="up"}[5m])) unless up offset 5m`,
+			[]selector{{"", []string{`__name__="up"`}, "", "5m"}, {"up", nil, "", ""}},
+		},
+	} {
+		got, err := selectors(tc.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("selectors(%s)\n got %+v\nwant %+v", tc.expr, got, tc.want)
+		}
+	}
+}

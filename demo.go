@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+)
+
+// Demo credentials: the simulated tenant's, on loopback only.
+const (
+	demoClientID     = "demo-client-id"
+	demoClientSecret = "demo-client-secret"
+)
+
+// startDemo starts a simulated tenant with a day of history that keeps
+// producing activities, and points cfg at it.
+func startDemo(ctx context.Context, cfg *client.Config, logger *slog.Logger) (*simtenant.Tenant, error) {
+	tenant := simtenant.New(simtenant.Config{
+		Clients:       map[string]string{demoClientID: demoClientSecret},
+		Seed:          time.Now().UnixNano(),
+		MaxActivities: 200_000,
+	})
+	tenant.SeedHistory(3000, 24*time.Hour)
+	url, err := tenant.Start()
+	if err != nil {
+		return nil, err
+	}
+	go tenant.RunDemo(ctx, time.Second)
+	cfg.BaseURL, cfg.ClientID, cfg.ClientSecret = url, demoClientID, demoClientSecret
+	logger.Info("Demo mode: serving a simulated ISC tenant", "url", url)
+	return tenant, nil
+}

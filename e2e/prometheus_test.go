@@ -1,0 +1,652 @@
+// Package e2e proves the dashboards and rules against a real Prometheus: it
+// builds the exporter, runs it with --demo, has a Prometheus on loopback
+// scrape it with the shipped rules loaded, then runs every dashboard query,
+// checks every rule group's health and waits for the failed-provisioning
+// alert to fire from the demo's own failures.
+//
+// It needs the prometheus and promtool binaries, from PATH or from the
+// PROMETHEUS_BIN and PROMTOOL_BIN environment variables. With -short it is
+// skipped; without it, missing binaries fail the test.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	// jobName is deliberately not "sailpoint": nothing may depend on it.
+	jobName = "isc_e2e"
+	// testBudget bounds the whole test, builds included.
+	testBudget = 5*time.Minute + 30*time.Second
+	// firingAlert must fire from the demo tenant's own failed items.
+	firingAlert = "SailPointSourceProvisioningFailures"
+	// shortFor replaces every for: of the copy of the rules Prometheus loads.
+	shortFor = "10s"
+)
+
+// Grafana's variables, as the e2e Prometheus sees them: $__rate_interval is
+// at least four scrape intervals, $__range the time picker's span.
+var grafanaVars = map[string]string{
+	"__rate_interval": "1m",
+	"__range":         "5m",
+	"__interval":      "15s",
+}
+
+func TestPrometheusEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: builds the exporter and starts Prometheus; run it without -short")
+	}
+	deadline := time.Now().Add(testBudget)
+	if d, ok := t.Deadline(); ok && d.Add(-10*time.Second).Before(deadline) {
+		deadline = d.Add(-10 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+
+	prometheusBin := findBinary(t, "PROMETHEUS_BIN", "prometheus")
+	promtoolBin := findBinary(t, "PROMTOOL_BIN", "promtool")
+	root := repoRoot(t)
+	tmp := t.TempDir()
+
+	// The exporter, built from this tree and run against its demo tenant.
+	exporterBin := filepath.Join(tmp, "sailpoint_exporter")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	build := exec.CommandContext(ctx, goBin, "build", "-o", exporterBin, ".")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build of the exporter: %v\n%s", err, out)
+	}
+	exporterAddr := freeAddr(ctx, t)
+	startProcess(ctx, t, "exporter", filepath.Join(tmp, "exporter.log"), exporterBin,
+		"--demo",
+		"--web.listen-address="+exporterAddr,
+		"--activities.refresh-interval=5s",
+	)
+	metricsURL := "http://" + exporterAddr + "/metrics"
+	body := waitFor(ctx, t, "the exporter to serve sailpoint_up 1", func() (string, error) {
+		b, err := httpGet(ctx, metricsURL)
+		if err != nil {
+			return "", err
+		}
+		if !regexp.MustCompile(`(?m)^sailpoint_up 1$`).Match(b) {
+			return "", errors.New("sailpoint_up is not 1 yet")
+		}
+		return string(b), nil
+	})
+
+	t.Run("promtool check metrics", func(t *testing.T) {
+		cmd := exec.CommandContext(ctx, promtoolBin, "check", "metrics")
+		cmd.Stdin = strings.NewReader(body)
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("promtool check metrics on the exporter's /metrics: %v\n%s", err, out)
+		}
+	})
+
+	// Prometheus, scraping the exporter with a copy of the shipped rules
+	// whose for: durations are short enough for a test.
+	rulesCopy := filepath.Join(tmp, "sailpoint.rules.yml")
+	writeShortenedRules(t, filepath.Join(root, "alerts", "sailpoint.rules.yml"), rulesCopy)
+	promConfig := filepath.Join(tmp, "prometheus.yml")
+	writeFile(t, promConfig, fmt.Sprintf(`global:
+  scrape_interval: 2s
+  scrape_timeout: 2s
+  evaluation_interval: 2s
+rule_files:
+  - %q
+scrape_configs:
+  - job_name: %q
+    static_configs:
+      - targets: [%q]
+`, rulesCopy, jobName, exporterAddr))
+	promAddr := freeAddr(ctx, t)
+	startProcess(ctx, t, "prometheus", filepath.Join(tmp, "prometheus.log"), prometheusBin,
+		"--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(tmp, "data"),
+		"--web.listen-address="+promAddr,
+	)
+	prom := &promAPI{base: "http://" + promAddr}
+	waitFor(ctx, t, "Prometheus to be ready", func() (struct{}, error) {
+		_, err := httpGet(ctx, prom.base+"/-/ready")
+		return struct{}{}, err
+	})
+	waitFor(ctx, t, "Prometheus to have scraped sailpoint_up", func() (struct{}, error) {
+		res, err := prom.query(ctx, fmt.Sprintf(`sailpoint_up{job=%q} == 1`, jobName))
+		if err == nil && len(res) == 0 {
+			err = errors.New("no sample yet")
+		}
+		return struct{}{}, err
+	})
+
+	t.Run("variables", func(t *testing.T) {
+		// label_values(sailpoint_up, job) and label_values(sailpoint_up{job=~"$job"}, instance).
+		for _, tc := range []struct{ label, match, want string }{
+			{"job", "sailpoint_up", jobName},
+			{"instance", fmt.Sprintf(`sailpoint_up{job=~%q}`, jobName), exporterAddr},
+		} {
+			values, err := prom.labelValues(ctx, tc.label, tc.match)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(values, tc.want) {
+				t.Errorf("label_values(%s, %s) = %v, want it to contain %q", tc.match, tc.label, values, tc.want)
+			}
+		}
+	})
+
+	t.Run("dashboard queries", func(t *testing.T) {
+		queries := dashboardQueries(t, filepath.Join(root, "dashboards"))
+		for _, rec := range recordingRules(ctx, t, prom) {
+			queries = append(queries, namedQuery{"recording rule " + rec, rec})
+		}
+		vars := map[string]string{"job": jobName, "instance": exporterAddr}
+		for k, v := range grafanaVars {
+			vars[k] = v
+		}
+		pending := map[string]namedQuery{}
+		for _, q := range queries {
+			pending[q.name] = namedQuery{q.name, substitute(q.expr, vars)}
+		}
+		t.Logf("running %d queries", len(pending))
+		// Rates need two samples and some panels need a failure to have
+		// happened: poll until every query answers or time runs out.
+		queryDeadline := time.Now().Add(150 * time.Second)
+		lastErr := map[string]string{}
+		for len(pending) > 0 && time.Now().Before(queryDeadline) && ctx.Err() == nil {
+			for name, q := range pending {
+				res, err := prom.query(ctx, q.expr)
+				switch {
+				case err != nil:
+					lastErr[name] = err.Error()
+				case len(res) == 0:
+					lastErr[name] = "empty result"
+				default:
+					delete(pending, name)
+				}
+			}
+			if len(pending) > 0 {
+				sleep(ctx, 3*time.Second)
+			}
+		}
+		var names []string
+		for name := range pending {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			t.Errorf("%s: %s\n  query: %s", name, lastErr[name], pending[name].expr)
+		}
+	})
+
+	t.Run("rule groups healthy", func(t *testing.T) {
+		groups := waitFor(ctx, t, "every rule to have been evaluated", func() ([]ruleGroup, error) {
+			groups, err := prom.rules(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range groups {
+				for _, r := range g.Rules {
+					if r.Health == "unknown" || r.LastEvaluation.IsZero() {
+						return nil, fmt.Errorf("rule %s not evaluated yet", r.Name)
+					}
+				}
+			}
+			return groups, nil
+		})
+		if len(groups) == 0 {
+			t.Fatal("Prometheus loaded no rule group")
+		}
+		for _, g := range groups {
+			for _, r := range g.Rules {
+				if r.Health != "ok" || r.LastError != "" {
+					t.Errorf("group %s rule %s: health %q, error %q", g.Name, r.Name, r.Health, r.LastError)
+				}
+			}
+		}
+		checkAlertConventions(t, root, groups)
+	})
+
+	t.Run("failed provisioning alert fires", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		alert := waitFor(ctx, t, firingAlert+" to fire", func() (alert, error) {
+			alerts, err := prom.alerts(ctx)
+			if err != nil {
+				return alert{}, err
+			}
+			var states []string
+			for _, a := range alerts {
+				if a.Labels["alertname"] != firingAlert {
+					continue
+				}
+				if a.State == "firing" {
+					return a, nil
+				}
+				states = append(states, a.State)
+			}
+			return alert{}, fmt.Errorf("%s states: %v", firingAlert, states)
+		})
+		for k, want := range map[string]string{"job": jobName, "instance": exporterAddr, "severity": "warning"} {
+			if got := alert.Labels[k]; got != want {
+				t.Errorf("label %s = %q, want %q", k, got, want)
+			}
+		}
+		if !regexp.MustCompile(`^[0-9a-f]{32}$|^other$|^none$`).MatchString(alert.Labels["source_id"]) {
+			t.Errorf("source_id label %q is not a source id", alert.Labels["source_id"])
+		}
+		desc := alert.Annotations["description"]
+		if desc == "" || strings.Contains(desc, "<no value>") || !strings.Contains(desc, alert.Labels["source_id"]) {
+			t.Errorf("description not rendered: %q", desc)
+		}
+		t.Logf("fired: %s", desc)
+	})
+}
+
+// checkAlertConventions holds the shipped alerts to the house rules, as
+// Prometheus itself parsed them.
+func checkAlertConventions(t *testing.T, root string, groups []ruleGroup) {
+	t.Helper()
+	runbook, err := os.ReadFile(filepath.Join(root, "alerts", "runbook.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := markdownAnchors(string(runbook))
+	tests := readAll(t, filepath.Join(root, "alerts", "tests", "*.yml"))
+	const runbookPrefix = "https://github.com/sailpoint-exporter/sailpoint_exporter/blob/main/alerts/runbook.md#"
+	name := regexp.MustCompile(`^SailPoint[A-Z][A-Za-z0-9]*$`)
+	seen := 0
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if r.Type != "alerting" {
+				continue
+			}
+			seen++
+			if !name.MatchString(r.Name) || len(r.Name) > 40 {
+				t.Errorf("alert %q: want CamelCase starting with SailPoint, at most 40 characters", r.Name)
+			}
+			if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
+				t.Errorf("alert %s: severity %q", r.Name, s)
+			}
+			summary := r.Annotations["summary"]
+			if summary == "" || strings.Contains(summary, "{{") || !strings.HasSuffix(summary, ".") || strings.ToUpper(summary[:1]) != summary[:1] {
+				t.Errorf("alert %s: summary %q is not one static sentence", r.Name, summary)
+			}
+			if !strings.Contains(r.Annotations["description"], "{{") {
+				t.Errorf("alert %s: description %q is not templated", r.Name, r.Annotations["description"])
+			}
+			anchor, ok := strings.CutPrefix(r.Annotations["runbook_url"], runbookPrefix)
+			if !ok || !anchors[anchor] {
+				t.Errorf("alert %s: runbook_url %q does not point at a section of alerts/runbook.md", r.Name, r.Annotations["runbook_url"])
+			}
+			if strings.Contains(r.Query, "job=") || strings.Contains(r.Query, "job!") {
+				t.Errorf("alert %s: query depends on a job name: %s", r.Name, r.Query)
+			}
+			if n := strings.Count(tests, "alertname: "+r.Name+"\n"); n < 2 {
+				t.Errorf("alert %s: %d promtool test cases, want one that fires and one that stays silent", r.Name, n)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("no alerting rule loaded")
+	}
+}
+
+// markdownAnchors returns the anchors GitHub generates for the headings.
+func markdownAnchors(md string) map[string]bool {
+	out := map[string]bool{}
+	drop := regexp.MustCompile(`[^\p{L}\p{N}\- _]`)
+	for _, line := range strings.Split(md, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		h := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		h = drop.ReplaceAllString(strings.ToLower(h), "")
+		out[strings.ReplaceAll(h, " ", "-")] = true
+	}
+	return out
+}
+
+// writeShortenedRules copies the shipped rules with every for: set to
+// shortFor. The shipped file itself is never changed.
+func writeShortenedRules(t *testing.T, from, to string) {
+	t.Helper()
+	raw, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forLine := regexp.MustCompile(`(?m)^([ \t]+for:[ \t]*)\S+[ \t]*$`)
+	if len(forLine.FindAll(raw, -1)) == 0 {
+		t.Fatalf("no for: line found in %s", from)
+	}
+	writeFile(t, to, string(forLine.ReplaceAll(raw, []byte("${1}"+shortFor))))
+}
+
+type namedQuery struct{ name, expr string }
+
+// dashboardQueries returns every target of every panel of every dashboard.
+func dashboardQueries(t *testing.T, dir string) []namedQuery {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards in %s: %v", dir, err)
+	}
+	type panel struct {
+		Title   string  `json:"title"`
+		Type    string  `json:"type"`
+		Panels  []panel `json:"panels"`
+		Targets []struct {
+			Expr  string `json:"expr"`
+			RefID string `json:"refId"`
+		} `json:"targets"`
+	}
+	var out []namedQuery
+	var walk func(file string, ps []panel)
+	walk = func(file string, ps []panel) {
+		for _, p := range ps {
+			walk(file, p.Panels)
+			for _, tg := range p.Targets {
+				if strings.TrimSpace(tg.Expr) == "" {
+					t.Errorf("%s panel %q target %s has no expr", file, p.Title, tg.RefID)
+					continue
+				}
+				out = append(out, namedQuery{fmt.Sprintf("%s / %s / %s", file, p.Title, tg.RefID), tg.Expr})
+			}
+		}
+	}
+	for _, f := range files {
+		var d struct {
+			Panels []panel `json:"panels"`
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		walk(filepath.Base(f), d.Panels)
+	}
+	return out
+}
+
+// recordingRules returns the names of the recording rules Prometheus loaded.
+func recordingRules(ctx context.Context, t *testing.T, prom *promAPI) []string {
+	t.Helper()
+	groups, err := prom.rules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if r.Type == "recording" {
+				out = append(out, r.Name)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no recording rule loaded")
+	}
+	return out
+}
+
+var varRef = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)(?::[^}]*)?\}|\$([A-Za-z0-9_]+)`)
+
+// substitute replaces Grafana variables the way a dashboard would.
+func substitute(expr string, vars map[string]string) string {
+	return varRef.ReplaceAllStringFunc(expr, func(ref string) string {
+		m := varRef.FindStringSubmatch(ref)
+		name := m[1] + m[2]
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return ref
+	})
+}
+
+// promAPI is a minimal client of Prometheus's HTTP API.
+type promAPI struct{ base string }
+
+type alert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+}
+
+type ruleGroup struct {
+	Name  string `json:"name"`
+	Rules []struct {
+		Name           string            `json:"name"`
+		Type           string            `json:"type"`
+		Query          string            `json:"query"`
+		Health         string            `json:"health"`
+		LastError      string            `json:"lastError"`
+		LastEvaluation time.Time         `json:"lastEvaluation"`
+		Labels         map[string]string `json:"labels"`
+		Annotations    map[string]string `json:"annotations"`
+	} `json:"rules"`
+}
+
+func (p *promAPI) get(ctx context.Context, path string, params url.Values, data any) error {
+	u := p.base + path
+	if len(params) > 0 {
+		u += "?" + params.Encode()
+	}
+	b, err := httpGet(ctx, u)
+	if err != nil {
+		return err
+	}
+	var env struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if env.Status != "success" {
+		return fmt.Errorf("%s: %s", path, env.Error)
+	}
+	return json.Unmarshal(env.Data, data)
+}
+
+// query runs an instant query and returns its samples (or the scalar).
+func (p *promAPI) query(ctx context.Context, expr string) ([]json.RawMessage, error) {
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := p.get(ctx, "/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
+		return nil, err
+	}
+	if data.ResultType == "scalar" || data.ResultType == "string" {
+		return []json.RawMessage{data.Result}, nil
+	}
+	var res []json.RawMessage
+	err := json.Unmarshal(data.Result, &res)
+	return res, err
+}
+
+func (p *promAPI) labelValues(ctx context.Context, label, match string) ([]string, error) {
+	var values []string
+	err := p.get(ctx, "/api/v1/label/"+label+"/values", url.Values{"match[]": {match}}, &values)
+	return values, err
+}
+
+func (p *promAPI) rules(ctx context.Context) ([]ruleGroup, error) {
+	var data struct {
+		Groups []ruleGroup `json:"groups"`
+	}
+	err := p.get(ctx, "/api/v1/rules", nil, &data)
+	return data.Groups, err
+}
+
+func (p *promAPI) alerts(ctx context.Context) ([]alert, error) {
+	var data struct {
+		Alerts []alert `json:"alerts"`
+	}
+	err := p.get(ctx, "/api/v1/alerts", nil, &data)
+	return data.Alerts, err
+}
+
+func httpGet(ctx context.Context, u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnprocessableEntity {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return b, nil
+}
+
+// waitFor polls try every second until it succeeds, failing the test with
+// try's last error when the context ends.
+func waitFor[T any](ctx context.Context, t *testing.T, what string, try func() (T, error)) T {
+	t.Helper()
+	start := time.Now()
+	for {
+		v, err := try()
+		if err == nil {
+			t.Logf("waited %s for %s", time.Since(start).Round(time.Second), what)
+			return v
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("gave up after %s waiting for %s: %v", time.Since(start).Round(time.Second), what, err)
+		}
+		sleep(ctx, time.Second)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// startProcess starts a long-running binary with its output in logFile, and
+// stops it, by its PID, when the test ends. A failed test shows the log.
+func startProcess(ctx context.Context, t *testing.T, name, logFile, bin string, args ...string) {
+	t.Helper()
+	log, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	t.Logf("started %s, pid %d: %s %s", name, cmd.Process.Pid, bin, strings.Join(args, " "))
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = log.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(logFile)
+			if len(out) > 8000 {
+				out = out[len(out)-8000:]
+			}
+			t.Logf("%s log (tail):\n%s", name, out)
+		}
+	})
+}
+
+// findBinary finds a required tool, failing with what to install.
+func findBinary(t *testing.T, env, name string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s=%s: %v", env, p, err)
+		}
+		return p
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found in PATH: this end-to-end test needs Prometheus (2.42 or later) and promtool. "+
+			"Install them (Debian/Ubuntu: apt-get install prometheus) or point %s at the binary; "+
+			"run go test -short to skip this test.", name, env)
+	}
+	return p
+}
+
+// repoRoot is the directory of the exporter's go.mod, one up from here.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(wd)
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("no go.mod above %s: %v", wd, err)
+	}
+	return root
+}
+
+func freeAddr(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readAll(t *testing.T, glob string) string {
+	t.Helper()
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no files match %s: %v", glob, err)
+	}
+	var b strings.Builder
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(raw)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

@@ -1,0 +1,192 @@
+package simtenant
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+)
+
+// source is a connected system. Ids are fixed rather than seeded so demo
+// dashboards keep the same sourceId labels from run to run.
+type source struct {
+	id     string
+	name   string
+	native func(p person) string
+	// errors are connector failures as ISC relays them, with {account} and
+	// {client} (the virtual appliance) filled in.
+	errors []string
+	// grants are entitlement values an appRequest or refresh may add.
+	grants []string
+	attrs  []string
+}
+
+var sourcesCatalog = []source{
+	{
+		id: "2c91808363ef85290164000587130c0c", name: "Active Directory",
+		native: func(p person) string { return fmt.Sprintf("CN=%s %s,OU=Users,OU=Corp,DC=acme,DC=com", p.first, p.last) },
+		errors: []string{
+			"sailpoint.connector.ConnectorException: java.lang.InterruptedException: Timeout waiting for response to message 0 from client {client} after 60 seconds.",
+			"sailpoint.connector.ObjectNotFoundException: [ InvalidObjectException ] [ Possible suggestions ] Verify the object exists in the directory. [ Error details ] Object '{account}' could not be found.",
+			"sailpoint.connector.ConnectorException: [ ConnectorError ] [ Error details ] Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED)) while modifying '{account}'",
+		},
+		grants: []string{"CN=Finance-Users,OU=Groups,DC=acme,DC=com", "CN=VPN-Remote,OU=Groups,DC=acme,DC=com", "CN=SharePoint-Treasury,OU=Groups,DC=acme,DC=com", "CN=Domain Users,CN=Users,DC=acme,DC=com"},
+		attrs:  []string{"memberOf", "department", "title", "manager", "IIQDisabled"},
+	},
+	{
+		id: "2c9180845d1edece015d27a975983e21", name: "Workday",
+		native: func(p person) string { return p.employeeID },
+		errors: []string{
+			"sailpoint.connector.ConnectorException: Workday SOAP fault: Validation error occurred. Invalid ID value. '{account}' is not a valid ID value for type = 'Employee_ID'",
+			"sailpoint.connector.AuthenticationFailedException: Workday authentication failed for ISU_SailPoint@acme: invalid username or password",
+		},
+		grants: []string{"Time_Tracking_Partner", "Benefits_Administrator", "Manager_Self_Service"},
+		attrs:  []string{"workEmail", "businessTitle", "costCenter"},
+	},
+	{
+		id: "2c918086749d78830174a1a40e121518", name: "ServiceNow",
+		native: func(p person) string { return strings.ToLower(p.first + "." + p.last) },
+		errors: []string{
+			"sailpoint.connector.AuthenticationFailedException: Authentication failed for user 'svc_sailpoint' against https://acme.service-now.com: HTTP 401 Unauthorized",
+			"sailpoint.connector.ConnectorException: Error while updating user '{account}': HTTP 500 {\"error\":{\"message\":\"Operation Failed\",\"detail\":\"ACL Exception Update Failed due to security constraints\"}}",
+		},
+		grants: []string{"itil", "approver_user", "catalog_admin", "knowledge"},
+		attrs:  []string{"roles", "groups", "active"},
+	},
+	{
+		id: "2c9180887a6f1f2a017a7c0f4f9c2b11", name: "Okta",
+		native: func(p person) string { return p.email() },
+		errors: []string{
+			"sailpoint.connector.ConnectorException: Exception occurred while performing 'Modify' operation on identity '{account}': Error: API call exceeded rate limit due to too many requests. (429, E0000047)",
+			"sailpoint.connector.ObjectNotFoundException: Not found: Resource not found: {account} (User) (404, E0000007)",
+		},
+		grants: []string{"Okta-Admins", "Zoom-Users", "Slack-Users", "AWS-Console-ReadOnly"},
+		attrs:  []string{"groups", "status", "login"},
+	},
+	{
+		id: "2c91808b6ef1d43e016efba0ce470904", name: "SAP ERP",
+		native: func(p person) string { return strings.ToUpper(p.first[:1] + p.last)[:min(12, len(p.last)+1)] },
+		errors: []string{
+			"sailpoint.connector.ConnectorException: [ ConnectorException ] [ Error details ] BAPI_USER_CHANGE returned error: User {account} is currently locked by user SAPJOB",
+			"sailpoint.connector.ConnectorException: com.sap.conn.jco.JCoException: (102) JCO_ERROR_COMMUNICATION: Connect to SAP gateway failed Connection parameters: TYPE=A ASHOST=sap-prd.acme.com SYSNR=00",
+		},
+		grants: []string{"Z_FI_AP_CLERK", "Z_FI_GL_DISPLAY", "SAP_ALL_DISPLAY", "Z_MM_BUYER"},
+		attrs:  []string{"roles", "profiles", "userType"},
+	},
+	{
+		id: "2c9180857182305e017191e5c8a32ff3", name: "Salesforce",
+		native: func(p person) string { return p.email() + ".prod" },
+		errors: []string{
+			"sailpoint.connector.ConnectorException: INVALID_CROSS_REFERENCE_KEY: invalid cross reference id while updating '{account}'",
+			"sailpoint.connector.ConnectorException: LICENSE_LIMIT_EXCEEDED: License Limit Exceeded. Unable to create '{account}'",
+		},
+		grants: []string{"Sales User", "Service Cloud User", "Marketing User", "Read Only"},
+		attrs:  []string{"ProfileId", "PermissionSets", "IsActive"},
+	},
+	{
+		id: "2c91808a7813090a017814121e121518", name: "Google Workspace",
+		native: func(p person) string { return p.email() },
+		errors: []string{
+			"sailpoint.connector.ConnectorException: 403 Forbidden { \"code\" : 403, \"errors\" : [ { \"domain\" : \"global\", \"message\" : \"Not Authorized to access this resource/api\", \"reason\" : \"forbidden\" } ] }",
+			"sailpoint.connector.ConnectorException: java.lang.InterruptedException: Timeout waiting for response to message 12 from client {client} after 60 seconds.",
+		},
+		grants: []string{"all-staff@acme.com", "finance@acme.com", "drive-shared-legal@acme.com"},
+		attrs:  []string{"groups", "orgUnitPath", "suspended"},
+	},
+}
+
+// activityTypes lists the spec's types with weights that make refreshes and
+// access requests dominate, as on a real tenant.
+var activityTypes = []struct {
+	name   string
+	weight int
+}{
+	{"Identity Refresh", 34},
+	{"appRequest", 20},
+	{"Attribute Synchronization Refresh", 10},
+	{"AccountAttributeUpdate", 7},
+	{"CloudAutomated", 6},
+	{"Lifecycle Change Refresh", 5},
+	{"IdentityAttributeUpdate", 4},
+	{"LifecycleStateChange", 4},
+	{"CloudPasswordRequest", 4},
+	{"AccountStateUpdate", 3},
+	{"Certification", 3},
+}
+
+var (
+	firstNames  = []string{"Sandie", "Adam", "Priya", "Marcus", "Elena", "Tomasz", "Aisha", "Kenji", "Olivia", "Rafael", "Ingrid", "Samuel", "Mei", "Diego", "Fatima", "Liam", "Noor", "Henrik", "Chloe", "Omar"}
+	lastNames   = []string{"Camero", "Kennedy", "Raman", "Okafor", "Petrova", "Nowak", "Haddad", "Tanaka", "Bennett", "Alves", "Lindqvist", "Mensah", "Chen", "Morales", "Rahman", "Walsh", "Farouk", "Berg", "Dubois", "Siddiqui"}
+	accessNames = []string{
+		"Treasury Analyst [AccessProfile-1529010191212]", "Accounts Payable Clerk [AccessProfile-1529010191455]",
+		"Sales Operations [AccessProfile-1611224471090]", "Engineering Base [Role-1587431152310]",
+		"Helpdesk Tier 1 [AccessProfile-1602756635001]", "Contractor Baseline [Role-1573828117444]",
+	}
+	commentBodies = []string{
+		"Needed for quarter-end close.", "Joining the treasury team next week.", "Approved per manager request.",
+		"Access required for the ERP migration project.", "Temporary access, remove after audit.",
+		"Reviewed with data owner; approved.", "Not needed for this role.", "Duplicate request, see previous ticket.",
+	}
+	warningTexts = []string{
+		"Some warning, another warning",
+		"Attribute 'manager' could not be resolved for the identity; leaving it unchanged.",
+		"Account already has the requested entitlement; no change was made.",
+		"Provisioning policy for source generated an empty value for attribute 'title'.",
+	}
+	lifecycleStates = []string{"active", "inactive", "prehire", "leaveOfAbsence", "terminated"}
+)
+
+// person is an identity in the simulated tenant.
+type person struct {
+	id, first, last, employeeID string
+}
+
+func (p person) name() string  { return p.first + " " + p.last }
+func (p person) email() string { return strings.ToLower(p.first+"."+p.last) + "@acme.com" }
+
+func makePeople(r *rand.Rand, n int) []person {
+	ps := make([]person, n)
+	for i := range ps {
+		ps[i] = person{
+			id:         hexID(r),
+			first:      firstNames[r.IntN(len(firstNames))],
+			last:       lastNames[r.IntN(len(lastNames))],
+			employeeID: fmt.Sprintf("%06d", 100000+r.IntN(900000)),
+		}
+	}
+	return ps
+}
+
+// hexID makes the 32-lowercase-hex ids ISC uses everywhere.
+func hexID(r *rand.Rand) string {
+	var b [16]byte
+	for i := 0; i < 16; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func uuidFrom(r *rand.Rand) string {
+	h := hexID(r)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
+
+func pickType(r *rand.Rand) string {
+	total := 0
+	for _, t := range activityTypes {
+		total += t.weight
+	}
+	n := r.IntN(total)
+	for _, t := range activityTypes {
+		if n < t.weight {
+			return t.name
+		}
+		n -= t.weight
+	}
+	return activityTypes[0].name
+}

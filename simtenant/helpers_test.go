@@ -1,0 +1,230 @@
+package simtenant
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock lets tests move time (token expiry, rate windows, lifecycles)
+// without sleeping.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 22, 10, 15, 30, 123456789, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type harness struct {
+	t      *testing.T
+	tenant *Tenant
+	clock  *fakeClock
+	base   string
+	token  string
+	client *http.Client
+}
+
+// newHarness starts a tenant on loopback with a fake clock; cfg.Now is
+// overwritten.
+func newHarness(t *testing.T, cfg Config) *harness {
+	t.Helper()
+	clk := newFakeClock()
+	cfg.Now = clk.Now
+	tn := New(cfg)
+	base, err := tn.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tn.Close() })
+	h := &harness{t: t, tenant: tn, clock: clk, base: base, client: &http.Client{Timeout: 10 * time.Second}}
+	h.token = h.fetchToken("sim-client-id", "sim-client-secret")
+	return h
+}
+
+func (h *harness) fetchToken(id, secret string) string {
+	h.t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, h.base+"/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer closeBody(resp)
+	var tr tokenResponse
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		h.t.Fatalf("token: %d %s", resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+		h.t.Fatal(err)
+	}
+	return tr.AccessToken
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error
+}
+
+func (h *harness) do(method, path string, query url.Values, token string) response {
+	h.t.Helper()
+	u := h.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, u, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return response{err: err}
+	}
+	defer closeBody(resp)
+	b, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b, err: err}
+}
+
+func (h *harness) get(path string, query url.Values) response {
+	h.t.Helper()
+	return h.do(http.MethodGet, path, query, h.token)
+}
+
+// list fetches one page and decodes it, failing the test on anything but 200.
+func (h *harness) list(query url.Values) ([]Activity, response) {
+	h.t.Helper()
+	r := h.get("/v3/account-activities", query)
+	if r.err != nil || r.status != 200 {
+		h.t.Fatalf("list %v: status %d err %v body %s", query, r.status, r.err, r.body)
+	}
+	var out []Activity
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		h.t.Fatalf("decode: %v", err)
+	}
+	return out, r
+}
+
+func q(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	return v
+}
+
+func ids(as []Activity) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.ID
+	}
+	return out
+}
+
+// decodeError checks the ErrorResponseDto shape and returns its message.
+func decodeError(t *testing.T, r response, wantStatus int, wantCode string) string {
+	t.Helper()
+	if r.status != wantStatus {
+		t.Fatalf("status %d, want %d; body %s", r.status, wantStatus, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != contentTypeJSON {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var e struct {
+		DetailCode string `json:"detailCode"`
+		TrackingID string `json:"trackingId"`
+		Messages   []struct {
+			Locale, LocaleOrigin, Text string
+		} `json:"messages"`
+		Causes []any `json:"causes"`
+	}
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("error body %s: %v", r.body, err)
+	}
+	if e.DetailCode != wantCode {
+		t.Errorf("detailCode %q, want %q", e.DetailCode, wantCode)
+	}
+	if len(e.TrackingID) != 32 || strings.Trim(e.TrackingID, "0123456789abcdef") != "" {
+		t.Errorf("trackingId %q is not 32 hex", e.TrackingID)
+	}
+	if len(e.Messages) != 1 || e.Messages[0].Locale != "en-US" || e.Messages[0].LocaleOrigin != "DEFAULT" || e.Messages[0].Text == "" {
+		t.Errorf("messages %+v", e.Messages)
+	}
+	if wantStatus == 400 && (e.Causes == nil || !strings.Contains(string(r.body), `"causes":[]`)) {
+		t.Errorf("400 without causes: %s", r.body)
+	}
+	if len(e.Messages) == 0 {
+		return ""
+	}
+	return e.Messages[0].Text
+}
+
+// at returns a millisecond timestamp relative to the fixed test epoch.
+func at(offset time.Duration) time.Time {
+	return time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC).Add(offset)
+}
+
+// scripted builds a minimal activity for tests that script histories.
+func scripted(id, typ string, created time.Time, exec string) Activity {
+	a := Activity{ID: id, Name: id, Created: created, Modified: Ptr(created), ExecutionStatus: exec, Errors: []string{}, Warnings: []string{}}
+	if typ != "" {
+		a.Type = Ptr(typ)
+	}
+	return a
+}
+
+func httptestRequest(target string) *http.Request {
+	r, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://sim"+target, nil)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func closeBody(resp *http.Response) {
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
+}
+
+// newRequest builds a request with a bearer token, for tests that need
+// headers the harness does not set.
+func newRequest(t *testing.T, method, url, token string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package simtenant
+
+const raceEnabled = false

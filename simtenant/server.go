@@ -1,0 +1,382 @@
+package simtenant
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// apiPrefixes are every place ISC publishes the same two operations. The
+// experimental versions want X-SailPoint-Experimental on a real tenant; we
+// accept requests with or without it so clients can pick any version.
+var apiPrefixes = []struct {
+	path string
+	beta bool // beta answers CancelableAccountActivity
+}{
+	{"/v3/account-activities", false},
+	{"/v2024/account-activities", false},
+	{"/v2025/account-activities", false},
+	{"/v2026/account-activities", false},
+	{"/beta/account-activities", true},
+	{"/account-activities/v1", false},
+}
+
+const contentTypeJSON = "application/json;charset=utf-8"
+
+// Request is one entry of the request log, for tests that assert on how a
+// client talked to the tenant (paging, retries, token reuse).
+type Request struct {
+	Time     time.Time
+	Method   string
+	Path     string
+	RawQuery string
+	Endpoint string // "token", "list", "get", or "" for anything else
+	Status   int    // 0 when the connection was dropped without an answer
+	ClientID string
+	Fault    string // injected fault kind, if any: fail, reset, truncate, malform, slow, ratelimit
+}
+
+// reply is a response computed before it is written, so faults can mangle
+// a real body (TruncateNext cuts the page the client would have received).
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func jsonReply(status int, v any) reply {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own types are marshalled; failing here is a bug.
+		panic("simtenant: marshal reply: " + err.Error())
+	}
+	return reply{status: status, body: b}
+}
+
+func (rep reply) write(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range rep.header {
+		h[k] = v
+	}
+	h.Set("Content-Type", contentTypeJSON)
+	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
+}
+
+type errorMessage struct {
+	Locale       string `json:"locale"`
+	LocaleOrigin string `json:"localeOrigin"`
+	Text         string `json:"text"`
+}
+
+type errorResponse struct {
+	DetailCode string          `json:"detailCode"`
+	TrackingID string          `json:"trackingId"`
+	Messages   []errorMessage  `json:"messages"`
+	Causes     *[]errorMessage `json:"causes,omitempty"`
+}
+
+// errorDTO builds the spec's ErrorResponseDto with the detail codes and
+// texts the spec's examples use.
+func errorDTO(status int, text string) reply {
+	code := strconv.Itoa(status) + " " + http.StatusText(status)
+	switch status {
+	case http.StatusBadRequest:
+		code = "400.1 Bad Request Content"
+	case http.StatusNotFound:
+		code = "404 Not found"
+		if text == "" {
+			text = "The server did not find a current representation for the target resource."
+		}
+	case http.StatusForbidden:
+		if text == "" {
+			text = "The server understood the request but refuses to authorize it."
+		}
+	case http.StatusInternalServerError:
+		code = "500.0 Internal Fault"
+		if text == "" {
+			text = "An internal fault occurred."
+		}
+	}
+	if text == "" {
+		text = http.StatusText(status)
+	}
+	e := errorResponse{
+		DetailCode: code,
+		TrackingID: randomHex(16),
+		Messages:   []errorMessage{{"en-US", "DEFAULT", text}},
+	}
+	if status == http.StatusBadRequest {
+		e.Causes = &[]errorMessage{}
+	}
+	return jsonReply(status, e)
+}
+
+func badRequest(text string) *reply {
+	r := errorDTO(http.StatusBadRequest, text)
+	return &r
+}
+
+func unauthorized(text string) *reply {
+	r := jsonReply(http.StatusUnauthorized, map[string]string{"error": text})
+	return &r
+}
+
+func tooManyRequests(retryAfter time.Duration) reply {
+	secs := int((retryAfter + time.Second - 1) / time.Second)
+	r := jsonReply(http.StatusTooManyRequests, map[string]string{"message": " Rate Limit Exceeded "})
+	r.header = http.Header{"Retry-After": {strconv.Itoa(max(secs, 0))}}
+	return r
+}
+
+// randomHex uses crypto/rand rather than the seeded source so that serving
+// requests never changes which data a seed produces.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// statusWriter records the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	seq := t.logRequest(&entry)
+	defer func() {
+		entry.Status = sw.status
+		t.finishRequest(seq, entry)
+	}()
+	if r.URL.Path == "/oauth/token" {
+		entry.Endpoint = "token"
+		t.serveToken(r, &entry).write(sw)
+		return
+	}
+	id, beta, isGet, ok := matchAPI(r.URL.Path)
+	if !ok {
+		errorDTO(http.StatusNotFound, "").write(sw)
+		return
+	}
+	entry.Endpoint = "list"
+	if isGet {
+		entry.Endpoint = "get"
+	}
+	if r.Method != http.MethodGet {
+		errorDTO(http.StatusMethodNotAllowed, "Request method '"+r.Method+"' is not supported").write(sw)
+		return
+	}
+	t.serveAPI(sw, r, &entry, id, beta, isGet)
+}
+
+func matchAPI(path string) (id string, beta, isGet, ok bool) {
+	for _, p := range apiPrefixes {
+		if path == p.path {
+			return "", p.beta, false, true
+		}
+		if rest, found := strings.CutPrefix(path, p.path+"/"); found && !strings.Contains(rest, "/") {
+			return rest, p.beta, true, true
+		}
+	}
+	return "", false, false, false
+}
+
+// serveAPI runs injected faults first, so "the next n requests" means the
+// next n that arrive, whatever their credentials; a delayed or mangled
+// response still goes through auth and rate limiting like a real one.
+func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, id string, beta, isGet bool) {
+	f := t.popFault(false)
+	entry.Fault = f.kind
+	switch f.kind {
+	case faultFail:
+		failReply(f.status).write(w)
+		return
+	case faultRateLimit:
+		tooManyRequests(f.delay).write(w)
+		return
+	case faultReset:
+		resetConn(w)
+		return
+	case faultSlow:
+		timer := time.NewTimer(f.delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			return
+		case <-t.closed:
+			return
+		}
+	}
+	rep := t.answer(r, entry, id, beta, isGet)
+	switch f.kind {
+	case faultTruncate:
+		writeTruncated(w, rep)
+	case faultMalform:
+		if rep.status == http.StatusOK {
+			rep.body = []byte(`[{"id":"` + randomHex(16) + `","name":,"created":"2026-]`)
+		}
+		rep.write(w)
+	default:
+		rep.write(w)
+	}
+}
+
+func (t *Tenant) answer(r *http.Request, entry *Request, id string, beta, isGet bool) reply {
+	client, rep := t.authenticate(r)
+	if rep != nil {
+		return *rep
+	}
+	entry.ClientID = client
+	if ok, wait := t.allow(client); !ok {
+		return tooManyRequests(wait)
+	}
+	if isGet {
+		return t.getOne(id, beta)
+	}
+	return t.list(r, beta)
+}
+
+// resetConn drops the connection without a byte of response, the way a
+// load balancer does when a backend dies. Linger 0 turns the close into a
+// TCP RST so the client sees a reset rather than a clean EOF.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// writeTruncated promises the full Content-Length and then closes after
+// half the body, which is what a client sees when a proxy dies mid-stream.
+func writeTruncated(w *statusWriter, rep reply) {
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer func() { _ = conn.Close() }()
+	w.status = rep.status
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 " + strconv.Itoa(rep.status) + " " + http.StatusText(rep.status) + "\r\n")
+	for k, vs := range rep.header {
+		for _, v := range vs {
+			b.WriteString(k + ": " + v + "\r\n")
+		}
+	}
+	b.WriteString("Content-Type: " + contentTypeJSON + "\r\n")
+	b.WriteString("Content-Length: " + strconv.Itoa(len(rep.body)) + "\r\n")
+	b.WriteString("Connection: close\r\n\r\n")
+	_, _ = buf.WriteString(b.String())
+	_, _ = buf.Write(rep.body[:len(rep.body)/2])
+	_ = buf.Flush()
+}
+
+func failReply(status int) reply {
+	switch status {
+	case http.StatusTooManyRequests:
+		return tooManyRequests(time.Second)
+	case http.StatusUnauthorized:
+		return *unauthorized("JWT validation failed")
+	}
+	return errorDTO(status, "")
+}
+
+// logRequest records a request on arrival, so the log is in arrival order
+// even when a slow answer finishes after later ones.
+func (t *Tenant) logRequest(e *Request) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e.Time = t.now()
+	if len(t.reqLog) >= t.cfg.RequestLogSize {
+		half := len(t.reqLog) / 2
+		n := copy(t.reqLog, t.reqLog[half:])
+		copy(t.reqSeq, t.reqSeq[half:])
+		clear(t.reqLog[n:])
+		t.reqLog = t.reqLog[:n]
+		t.reqSeq = t.reqSeq[:n]
+	}
+	t.nextReq++
+	t.reqLog = append(t.reqLog, *e)
+	t.reqSeq = append(t.reqSeq, t.nextReq)
+	return t.nextReq
+}
+
+func (t *Tenant) finishRequest(seq uint64, e Request) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i, ok := slices.BinarySearch(t.reqSeq, seq); ok {
+		t.reqLog[i] = e
+	}
+}
+
+// Requests returns the request log, oldest first. It is bounded by
+// Config.RequestLogSize; the oldest half is dropped when full.
+func (t *Tenant) Requests() []Request {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Request(nil), t.reqLog...)
+}
+
+// Start serves the tenant on an ephemeral loopback port. It never binds a
+// public interface: the demo tenant has well-known credentials.
+func (t *Tenant) Start() (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.srv != nil {
+		return "", errors.New("simtenant: already started")
+	}
+	lis, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	t.lis = lis
+	t.srv = &http.Server{Handler: t.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func(srv *http.Server) { _ = srv.Serve(lis) }(t.srv)
+	return "http://" + lis.Addr().String(), nil
+}
+
+// Close stops the server started by Start, aborting requests held by
+// SlowNext. It is safe to call more than once, or without Start.
+func (t *Tenant) Close() error {
+	t.mu.Lock()
+	srv := t.srv
+	select {
+	case <-t.closed:
+	default:
+		close(t.closed)
+	}
+	t.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
