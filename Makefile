@@ -42,7 +42,7 @@ dashboards:
 
 ## bench: the figures in BENCHMARKS.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./client/ ./collector/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 5 ./client/ ./collector/
 
 tools: $(GOLANGCI_LINT)
 

@@ -7,34 +7,41 @@ import (
 	"io"
 	"strings"
 	"time"
-
-	"github.com/go-json-experiment/json/jsontext"
+	"unicode/utf8"
 )
 
 // maxInterned bounds the strings a decoder keeps for reuse, so a tenant with an
 // unbounded set of values (source ids, say) costs allocations, never memory.
 const maxInterned = 4096
 
-// pageDecoder turns one list response into Activities. It reads the body as a
-// stream of tokens and skips every field the exporter does not use, which is
-// most of a 3 KB activity; label-like strings are interned so a page costs a
-// few allocations per activity instead of dozens.
+// maxBody bounds one answer: a page of 250 activities is about a megabyte.
+const maxBody = 64 << 20
+
+// maxDepth bounds nesting in skipped values; ISC's activities nest four deep.
+const maxDepth = 128
+
+// pageDecoder turns one list response into Activities. It reads a page into a
+// reused buffer and walks it once: the few fields the exporter uses are
+// decoded, everything else (most of a 3 KB activity: identity summaries,
+// comments, metadata) is only checked for well-formedness and skipped.
+// Label-like strings are interned, so a page costs about one allocation per
+// activity. Writing this by hand instead of using a JSON library makes
+// ingestion several times faster; the exporter spends most of its CPU here.
 type pageDecoder struct {
-	dec     *jsontext.Decoder
+	body    bytes.Buffer
+	buf     []byte
+	pos     int
 	strings map[string]string
 	scratch []byte
 }
 
 func newPageDecoder() *pageDecoder {
-	return &pageDecoder{
-		dec:     jsontext.NewDecoder(strings.NewReader("")),
-		strings: make(map[string]string),
-	}
+	return &pageDecoder{strings: make(map[string]string)}
 }
 
 // DecodeError says that an answer of ISC was not the JSON the spec describes.
 type DecodeError struct {
-	Offset int64 // byte offset in the body where decoding stopped
+	Offset int // byte offset in the body where decoding stopped
 	Err    error
 }
 
@@ -44,23 +51,42 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// reset points the decoder at a new body. ISC's strings are UTF-8, but a
-// stray invalid byte must not cost a page, nor a repeated name.
-func (p *pageDecoder) reset(r io.Reader) {
-	p.dec.Reset(r, jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+// read loads one answer into the reused buffer.
+func (p *pageDecoder) read(r io.Reader) error {
+	p.body.Reset()
+	n, err := p.body.ReadFrom(io.LimitReader(r, maxBody+1))
+	p.buf, p.pos = p.body.Bytes(), 0
+	switch {
+	case err != nil:
+		return &DecodeError{Offset: int(n), Err: err}
+	case n > maxBody:
+		return &DecodeError{Offset: int(n), Err: fmt.Errorf("answer larger than %d bytes", maxBody)}
+	}
+	return nil
 }
 
 // decodeList reads a JSON array of activities from r, reusing page's storage.
 func (p *pageDecoder) decodeList(r io.Reader, page []Activity) ([]Activity, error) {
-	p.reset(r)
 	page = page[:0]
-	if err := p.expect(jsontext.KindBeginArray); err != nil {
+	if err := p.read(r); err != nil {
 		return page, err
 	}
-	for p.dec.PeekKind() != jsontext.KindEndArray {
-		if p.dec.PeekKind() == jsontext.KindNull {
-			if err := p.dec.SkipValue(); err != nil {
-				return page, p.wrap(err)
+	if err := p.expect('['); err != nil {
+		return page, err
+	}
+	for first := true; ; first = false {
+		if p.peek() == ']' {
+			p.pos++
+			break
+		}
+		if !first {
+			if err := p.expect(','); err != nil {
+				return page, err
+			}
+		}
+		if p.peek() == 'n' {
+			if err := p.skip(0); err != nil {
+				return page, err
 			}
 			continue
 		}
@@ -73,142 +99,176 @@ func (p *pageDecoder) decodeList(r io.Reader, page []Activity) ([]Activity, erro
 			return page[:len(page)-1], err
 		}
 	}
-	if err := p.expect(jsontext.KindEndArray); err != nil {
-		return page, err
-	}
-	// Anything after the array means the body is not what ISC sends.
-	if _, err := p.dec.ReadToken(); !errors.Is(err, io.EOF) {
-		if err == nil {
-			err = errors.New("unexpected data after the array")
-		}
-		return page, p.wrap(err)
+	if p.peek() != 0 || p.pos < len(p.buf) {
+		return page, p.fail(errors.New("unexpected data after the list"))
 	}
 	return page, nil
 }
 
 // decodeOne reads a single activity object, as GET .../{id} answers it.
 func (p *pageDecoder) decodeOne(r io.Reader) (Activity, error) {
-	p.reset(r)
 	var a Activity
-	if p.dec.PeekKind() != jsontext.KindBeginObject {
-		_, err := p.dec.ReadToken()
-		if err == nil {
-			err = errors.New("expected a JSON object")
-		}
-		return a, p.wrap(err)
+	if err := p.read(r); err != nil {
+		return a, err
 	}
-	err := p.decodeActivity(&a)
-	return a, err
+	if err := p.decodeActivity(&a); err != nil {
+		return Activity{}, err
+	}
+	if p.peek() != 0 || p.pos < len(p.buf) {
+		return Activity{}, p.fail(errors.New("unexpected data after the object"))
+	}
+	return a, nil
 }
 
 func (p *pageDecoder) decodeActivity(a *Activity) error {
 	items := a.Items[:0]
 	*a = Activity{}
-	if err := p.expect(jsontext.KindBeginObject); err != nil {
-		return err
-	}
-	for p.dec.PeekKind() != jsontext.KindEndObject {
-		name, err := p.dec.ReadValue()
-		if err != nil {
-			return p.wrap(err)
-		}
+	return p.object(0, func(name []byte) error {
+		var err error
 		switch string(name) {
-		case `"id"`:
+		case "id":
 			a.ID, err = p.stringValue(false)
-		case `"type"`:
+		case "type":
 			a.Type, err = p.stringValue(true)
-		case `"completionStatus"`:
+		case "completionStatus":
 			a.CompletionStatus, err = p.stringValue(true)
-		case `"executionStatus"`:
+		case "executionStatus":
 			a.ExecutionStatus, err = p.stringValue(true)
-		case `"created"`:
+		case "created":
 			a.Created, err = p.timeValue()
-		case `"modified"`:
+		case "modified":
 			a.Modified, err = p.timeValue()
-		case `"completed"`:
+		case "completed":
 			a.Completed, err = p.timeValue()
-		case `"errors"`:
+		case "errors":
 			a.Errors, err = p.countArray()
-		case `"warnings"`:
+		case "warnings":
 			a.Warnings, err = p.countArray()
-		case `"items"`:
+		case "items":
 			a.Items, err = p.decodeItems(items)
 		default:
-			err = p.skip()
+			err = p.skip(1)
+		}
+		return err
+	})
+}
+
+func (p *pageDecoder) decodeItems(items []Item) ([]Item, error) {
+	if p.peek() != '[' {
+		// null, or a shape the spec does not allow: no items.
+		return nil, p.skip(1)
+	}
+	items = items[:0]
+	err := p.array(func() error {
+		if p.peek() != '{' {
+			return p.skip(2)
+		}
+		var it Item
+		err := p.object(1, func(name []byte) error {
+			var err error
+			switch string(name) {
+			case "provisioningStatus":
+				it.ProvisioningStatus, err = p.stringValue(true)
+			case "operation":
+				it.Operation, err = p.stringValue(true)
+			case "sourceId":
+				it.SourceID, err = p.stringValue(true)
+			default:
+				err = p.skip(2)
+			}
+			return err
+		})
+		items = append(items, it)
+		return err
+	})
+	return items, err
+}
+
+// object walks an object, calling field with each name; field must consume
+// the value. Without field, names are not read and values are skipped.
+func (p *pageDecoder) object(depth int, field func(name []byte) error) error {
+	if err := p.expect('{'); err != nil {
+		return err
+	}
+	if p.peek() == '}' {
+		p.pos++
+		return nil
+	}
+	for {
+		if p.peek() != '"' {
+			return p.fail(errors.New("expected an object name"))
+		}
+		var name []byte
+		var err error
+		if field != nil {
+			name, err = p.str()
+		} else {
+			err = p.skipStr()
 		}
 		if err != nil {
 			return err
 		}
+		if err := p.expect(':'); err != nil {
+			return err
+		}
+		if field != nil {
+			err = field(name)
+		} else {
+			err = p.skip(depth + 1)
+		}
+		if err != nil {
+			return err
+		}
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return nil
+		default:
+			return p.fail(errors.New("expected , or } after an object value"))
+		}
 	}
-	return p.expect(jsontext.KindEndObject)
 }
 
-func (p *pageDecoder) decodeItems(items []Item) ([]Item, error) {
-	switch p.dec.PeekKind() {
-	case jsontext.KindBeginArray:
-	default:
-		// null, or a shape the spec does not allow: no items.
-		return nil, p.skip()
+// array walks an array, calling elem for each element; elem must consume it.
+func (p *pageDecoder) array(elem func() error) error {
+	if err := p.expect('['); err != nil {
+		return err
 	}
-	if err := p.expect(jsontext.KindBeginArray); err != nil {
-		return nil, err
+	if p.peek() == ']' {
+		p.pos++
+		return nil
 	}
-	items = items[:0]
-	for p.dec.PeekKind() != jsontext.KindEndArray {
-		if p.dec.PeekKind() != jsontext.KindBeginObject {
-			if err := p.skip(); err != nil {
-				return nil, err
-			}
-			continue
+	for {
+		if err := elem(); err != nil {
+			return err
 		}
-		var it Item
-		if err := p.expect(jsontext.KindBeginObject); err != nil {
-			return nil, err
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return nil
+		default:
+			return p.fail(errors.New("expected , or ] after an array element"))
 		}
-		for p.dec.PeekKind() != jsontext.KindEndObject {
-			name, err := p.dec.ReadValue()
-			if err != nil {
-				return nil, p.wrap(err)
-			}
-			switch string(name) {
-			case `"provisioningStatus"`:
-				it.ProvisioningStatus, err = p.stringValue(true)
-			case `"operation"`:
-				it.Operation, err = p.stringValue(true)
-			case `"sourceId"`:
-				it.SourceID, err = p.stringValue(true)
-			default:
-				err = p.skip()
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		if err := p.expect(jsontext.KindEndObject); err != nil {
-			return nil, err
-		}
-		items = append(items, it)
 	}
-	return items, p.expect(jsontext.KindEndArray)
 }
 
 // stringValue reads a string; null or any non-string value reads as "", since
 // the spec allows null and a value of the wrong type must not cost the page.
+// Invalid UTF-8 is replaced: label values must be valid UTF-8.
 func (p *pageDecoder) stringValue(intern bool) (string, error) {
-	if p.dec.PeekKind() != jsontext.KindString {
-		return "", p.skip()
+	if p.peek() != '"' {
+		return "", p.skip(1)
 	}
-	raw, err := p.dec.ReadValue()
+	content, err := p.str()
 	if err != nil {
-		return "", p.wrap(err)
+		return "", err
 	}
-	content := raw[1 : len(raw)-1]
-	if bytes.IndexByte(content, '\\') >= 0 {
-		p.scratch, err = jsontext.AppendUnquote(p.scratch[:0], raw)
-		if err != nil {
-			return "", p.wrap(err)
-		}
-		content = p.scratch
+	if !utf8.Valid(content) {
+		return strings.ToValidUTF8(string(content), "\uFFFD"), nil
 	}
 	if !intern {
 		return string(content), nil
@@ -226,60 +286,269 @@ func (p *pageDecoder) stringValue(intern bool) (string, error) {
 // timeValue reads an RFC 3339 timestamp; null, a non-string or an unparsable
 // string reads as the zero time, which the exporter treats as absent.
 func (p *pageDecoder) timeValue() (time.Time, error) {
-	if p.dec.PeekKind() != jsontext.KindString {
-		return time.Time{}, p.skip()
+	if p.peek() != '"' {
+		return time.Time{}, p.skip(1)
 	}
-	raw, err := p.dec.ReadValue()
+	content, err := p.str()
 	if err != nil {
-		return time.Time{}, p.wrap(err)
+		return time.Time{}, err
 	}
-	return parseTimestamp(raw[1 : len(raw)-1]), nil
+	return parseTimestamp(content), nil
 }
 
 // countArray returns the length of an array of anything; null is empty.
 func (p *pageDecoder) countArray() (int, error) {
-	if p.dec.PeekKind() != jsontext.KindBeginArray {
-		return 0, p.skip()
-	}
-	if err := p.expect(jsontext.KindBeginArray); err != nil {
-		return 0, err
+	if p.peek() != '[' {
+		return 0, p.skip(1)
 	}
 	n := 0
-	for p.dec.PeekKind() != jsontext.KindEndArray {
-		if err := p.skip(); err != nil {
-			return 0, err
-		}
+	err := p.array(func() error {
 		n++
+		return p.skip(2)
+	})
+	return n, err
+}
+
+// str reads a string at pos and returns its content, unescaped. The result
+// is only valid until the next call.
+func (p *pageDecoder) str() ([]byte, error) {
+	start := p.pos + 1
+	end := bytes.IndexByte(p.buf[start:], '"')
+	if end < 0 {
+		p.pos = len(p.buf)
+		return nil, p.fail(io.ErrUnexpectedEOF)
 	}
-	return n, p.expect(jsontext.KindEndArray)
+	end += start
+	if bytes.IndexByte(p.buf[start:end], '\\') >= 0 {
+		return p.unescape(start)
+	}
+	p.pos = end + 1
+	return p.buf[start:end], nil
 }
 
-func (p *pageDecoder) skip() error {
-	return p.wrap(p.dec.SkipValue())
-}
-
-func (p *pageDecoder) expect(k jsontext.Kind) error {
-	if got := p.dec.PeekKind(); got != k {
-		_, err := p.dec.ReadToken()
-		if err == nil {
-			err = fmt.Errorf("expected %v, found %v", k, got)
+// skipStr passes over a string whose content is not needed, which is most of
+// a page's bytes (comments, error messages, display names).
+func (p *pageDecoder) skipStr() error {
+	i := p.pos + 1
+	for {
+		j := bytes.IndexByte(p.buf[i:], '"')
+		if j < 0 {
+			p.pos = len(p.buf)
+			return p.fail(io.ErrUnexpectedEOF)
 		}
-		return p.wrap(err)
+		i += j
+		// The quote ends the string unless an odd run of backslashes escapes it.
+		k := i - 1
+		for k > p.pos && p.buf[k] == '\\' {
+			k--
+		}
+		if (i-1-k)%2 == 0 {
+			p.pos = i + 1
+			return nil
+		}
+		i++
 	}
-	_, err := p.dec.ReadToken()
-	return p.wrap(err)
 }
 
-func (p *pageDecoder) wrap(err error) error {
-	if err == nil {
+// unescape reads an escaped string's content starting at start.
+func (p *pageDecoder) unescape(start int) ([]byte, error) {
+	out := p.scratch[:0]
+	i := start
+	for {
+		if i >= len(p.buf) {
+			p.pos = i
+			return nil, p.fail(io.ErrUnexpectedEOF)
+		}
+		c := p.buf[i]
+		switch {
+		case c == '"':
+			p.pos, p.scratch = i+1, out
+			return out, nil
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(p.buf) {
+			p.pos = i
+			return nil, p.fail(io.ErrUnexpectedEOF)
+		}
+		switch e := p.buf[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, n, ok := p.unicodeEscape(i)
+			if !ok {
+				p.pos = i
+				return nil, p.fail(errors.New("invalid \\u escape"))
+			}
+			out = utf8.AppendRune(out, r)
+			i += n
+			continue
+		default:
+			p.pos = i
+			return nil, p.fail(fmt.Errorf("invalid escape \\%c", e))
+		}
+		i += 2
+	}
+}
+
+// unicodeEscape decodes \uXXXX at i, and a following low surrogate, and
+// returns the rune and the bytes consumed.
+func (p *pageDecoder) unicodeEscape(i int) (rune, int, bool) {
+	hi, ok := hex4(p.buf, i+2)
+	if !ok {
+		return 0, 0, false
+	}
+	if hi < 0xD800 || hi > 0xDBFF {
+		if hi >= 0xDC00 && hi <= 0xDFFF {
+			return utf8.RuneError, 6, true
+		}
+		return rune(hi), 6, true
+	}
+	if i+12 <= len(p.buf) && p.buf[i+6] == '\\' && p.buf[i+7] == 'u' {
+		if lo, ok := hex4(p.buf, i+8); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+			return rune((hi-0xD800)<<10|(lo-0xDC00)) + 0x10000, 12, true
+		}
+	}
+	return utf8.RuneError, 6, true
+}
+
+func hex4(b []byte, i int) (int, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | int(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | int(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			n = n<<4 | int(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// skip checks and passes over one value of any kind.
+func (p *pageDecoder) skip(depth int) error {
+	if depth > maxDepth {
+		return p.fail(errors.New("nested too deep"))
+	}
+	switch c := p.peek(); c {
+	case '"':
+		return p.skipStr()
+	case '{':
+		return p.object(depth, nil)
+	case '[':
+		return p.array(func() error { return p.skip(depth + 1) })
+	case 't':
+		return p.literal("true")
+	case 'f':
+		return p.literal("false")
+	case 'n':
+		return p.literal("null")
+	case 0:
+		return p.fail(io.ErrUnexpectedEOF)
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return p.number()
+		}
+		return p.fail(fmt.Errorf("invalid character %q", c))
+	}
+}
+
+func (p *pageDecoder) literal(word string) error {
+	if !bytes.HasPrefix(p.buf[p.pos:], []byte(word)) {
+		if len(p.buf)-p.pos < len(word) && bytes.HasPrefix([]byte(word), p.buf[p.pos:]) {
+			return p.fail(io.ErrUnexpectedEOF)
+		}
+		return p.fail(fmt.Errorf("invalid literal, expected %s", word))
+	}
+	p.pos += len(word)
+	return nil
+}
+
+// number checks -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?
+func (p *pageDecoder) number() error {
+	b, i := p.buf, p.pos
+	digits := func() bool {
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		p.pos = i
+		return p.fail(errors.New("invalid number"))
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			p.pos = i
+			return p.fail(errors.New("invalid number"))
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			p.pos = i
+			return p.fail(errors.New("invalid number"))
+		}
+	}
+	p.pos = i
+	return nil
+}
+
+// peek skips white space and returns the next byte, or 0 at the end.
+func (p *pageDecoder) peek() byte {
+	for p.pos < len(p.buf) {
+		switch c := p.buf[p.pos]; c {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+func (p *pageDecoder) expect(c byte) error {
+	switch got := p.peek(); got {
+	case c:
+		p.pos++
 		return nil
+	case 0:
+		return p.fail(io.ErrUnexpectedEOF)
+	default:
+		return p.fail(fmt.Errorf("expected %q, found %q", c, got))
 	}
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return err
-	}
-	return &DecodeError{Offset: p.dec.InputOffset(), Err: err}
+}
+
+func (p *pageDecoder) fail(err error) error {
+	return &DecodeError{Offset: p.pos, Err: err}
 }

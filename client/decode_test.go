@@ -1,11 +1,14 @@
 package client
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // specExample is the AccountActivity example of ISC's OpenAPI spec, with an
@@ -206,4 +209,36 @@ func TestParseTimestamp(t *testing.T) {
 			t.Errorf("parseTimestamp(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
+}
+
+// FuzzDecodeList: no input makes the decoder panic, and every well-formed
+// list of objects is accepted, with the id encoding/json reads.
+func FuzzDecodeList(f *testing.F) {
+	for _, seed := range []string{specExample, `[]`, `[null]`, `[{"id":"a\u00e9\ud83d\ude00","items":[{}]}]`, `[{"x":[1,-2.5e3,true,false,null,{"y":"\\"}]}]`, `[{"id":`, `{}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := newPageDecoder().decodeList(bytes.NewReader(body), nil)
+		var want []map[string]any
+		trimmed := bytes.TrimSpace(body)
+		if json.Unmarshal(body, &want) != nil || !utf8.Valid(body) || len(trimmed) == 0 || trimmed[0] != '[' {
+			return
+		}
+		if err != nil {
+			t.Fatalf("valid list rejected: %v\n%s", err, body)
+		}
+		n := 0
+		for _, obj := range want {
+			if obj == nil {
+				continue
+			}
+			if id, ok := obj["id"].(string); ok && got[n].ID != id {
+				t.Fatalf("id %q, encoding/json reads %q", got[n].ID, id)
+			}
+			n++
+		}
+		if n != len(got) {
+			t.Fatalf("%d activities, encoding/json reads %d", len(got), n)
+		}
+	})
 }

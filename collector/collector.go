@@ -9,6 +9,16 @@ import (
 
 const namespace = "sailpoint"
 
+// Label names.
+const (
+	lType         = "type"
+	lCompletion   = "completion_status"
+	lExecution    = "execution_status"
+	lProvisioning = "provisioning_status"
+	lOperation    = "operation"
+	lSource       = "source_id"
+)
+
 // descs are the metrics read from the snapshot.
 type descs struct {
 	up, lastSuccess, refreshDuration, tracked           *prometheus.Desc
@@ -31,28 +41,28 @@ func newDescs() descs {
 			"Account activities held in memory: created within the lookback, incomplete, or completed within the lookback."),
 		activities: d("account_activities",
 			"Account activities created within the lookback window, by current state (cached from the last refresh).",
-			"type", "completion_status", "execution_status"),
+			lType, lCompletion, lExecution),
 		items: d("account_activity_items",
 			"Items of account activities created within the lookback window, by current state (cached from the last refresh).",
-			"type", "provisioning_status", "operation"),
+			lType, lProvisioning, lOperation),
 		completed: d("account_activities_completed_total",
 			"Account activities seen reaching a terminal state since the exporter started, each counted once.",
-			"type", "completion_status", "execution_status"),
+			lType, lCompletion, lExecution),
 		itemsCompleted: d("account_activity_items_completed_total",
 			"Items of completed account activities, with the item's provisioning status when the activity completed.",
-			"type", "provisioning_status", "operation", "source_id"),
+			lType, lProvisioning, lOperation, lSource),
 		errors: d("account_activity_errors_total",
 			"Error messages on completed account activities.",
-			"type"),
+			lType),
 		warnings: d("account_activity_warnings_total",
 			"Warning messages on completed account activities.",
-			"type"),
+			lType),
 		durations: d("account_activity_duration_seconds",
 			"Time from creation to completion of completed account activities.",
-			"type", "completion_status"),
+			lType, lCompletion),
 		oldestIncomplete: d("account_activity_oldest_incomplete_created_timestamp_seconds",
 			"Creation time of the oldest account activity not yet terminal, of any age, among those the exporter has seen.",
-			"type"),
+			lType),
 		over: d("label_overflow_total",
 			"Counted activities or items whose label value was reported as \"other\" because the label's cap of distinct values was reached.",
 			"label"),

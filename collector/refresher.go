@@ -152,7 +152,7 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	r.mu.Lock()
 	if err == nil && !r.tracker.primed {
 		r.tracker.finishPriming()
-		r.logger.Info("primed from ISC", "activities", len(r.tracker.entries), "took", r.now().Sub(start).Round(time.Millisecond))
+		r.logger.Info("primed from ISC", "activities", r.tracker.entries.len(), "took", r.now().Sub(start).Round(time.Millisecond))
 	}
 	if err == nil {
 		r.lastSuccess = r.now()

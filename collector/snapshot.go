@@ -1,6 +1,10 @@
 package collector
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // snapshot is what one scrape reports: the tracker's aggregates with label
 // values resolved, built after a refresh and never changed afterwards, so
@@ -40,7 +44,7 @@ type histogramSample struct {
 // snapshot resolves the tracker's aggregates into a new snapshot.
 func (t *tracker) snapshot() *snapshot {
 	l := t.labels
-	s := &snapshot{tracked: len(t.entries), buckets: t.buckets}
+	s := &snapshot{tracked: t.entries.len(), buckets: t.buckets}
 	for k, v := range t.activities {
 		s.activities = append(s.activities, sample{[]string{l.typ.name(k[0]), l.completion.name(k[1]), l.execution.name(k[2])}, float64(v)})
 	}
@@ -74,5 +78,28 @@ func (t *tracker) snapshot() *snapshot {
 		}
 		s.durations = append(s.durations, histogramSample{[]string{l.typ.name(k[0]), l.completion.name(k[1])}, h.count, h.sum, cumulative})
 	}
+	sortSamples(s.activities, lType, lCompletion, lExecution)
+	sortSamples(s.items, lType, lProvisioning, lOperation)
+	sortSamples(s.completed, lType, lCompletion, lExecution)
+	sortSamples(s.itemsCompleted, lType, lProvisioning, lOperation, lSource)
 	return s
+}
+
+// sortSamples puts samples in the order the registry sorts them in on every
+// scrape, by label values taken in the order of label names, so that sort
+// finds its work done: a large share of a scrape's cost otherwise.
+func sortSamples(samples []sample, names ...string) {
+	order := make([]int, len(names))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+	slices.SortFunc(samples, func(a, b sample) int {
+		for _, i := range order {
+			if c := strings.Compare(a.labels[i], b.labels[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
 }

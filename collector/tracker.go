@@ -63,7 +63,7 @@ type tracker struct {
 	labels  labelSpace
 	shapes  *itemShapes
 	failed  uint16 // index of provisioning status FAILED
-	entries map[string]entry
+	entries entryStore
 	scratch []itemCount
 
 	activities     map[activityKey]int64
@@ -85,7 +85,7 @@ func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() tim
 		now:            now,
 		labels:         newLabelSpace(maxTypes, maxSources),
 		shapes:         newItemShapes(),
-		entries:        map[string]entry{},
+		entries:        newEntryStore(),
 		activities:     map[activityKey]int64{},
 		items:          map[itemKey]int64{},
 		completed:      map[activityKey]uint64{},
@@ -98,7 +98,7 @@ func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() tim
 		buckets:        durationBuckets(),
 	}
 	t.failed = t.labels.provisioning.lookup("FAILED")
-	for _, label := range []string{"type", "completion_status", "execution_status", "provisioning_status", "operation", "source_id"} {
+	for _, label := range []string{lType, lCompletion, lExecution, lProvisioning, lOperation, lSource} {
 		t.overflow[label] = 0
 	}
 	return t
@@ -124,7 +124,7 @@ func (t *tracker) apply(a *client.Activity) {
 		t.unidentified++
 		return
 	}
-	old, known := t.entries[a.ID]
+	old, known := t.entries.get(a.ID)
 	modified := unixMilli(a.Modified)
 	if known && modified != 0 && modified <= old.modified {
 		return
@@ -183,11 +183,11 @@ func (t *tracker) apply(a *client.Activity) {
 		// again, it will not be counted, so it need not be remembered.
 		t.shapes.release(e.shape)
 		if known {
-			delete(t.entries, a.ID)
+			t.entries.remove(a.ID)
 		}
 		return
 	}
-	t.entries[a.ID] = e
+	t.entries.set(a.ID, e)
 }
 
 func (t *tracker) forgettable(e entry, windowStart int64) bool {
@@ -198,9 +198,9 @@ func (t *tracker) forgettable(e entry, windowStart int64) bool {
 // errors and warnings, and how long it took.
 func (t *tracker) count(a *client.Activity, e *entry) {
 	t.completed[activityKey{e.typ, e.cs, e.es}]++
-	t.countOverflow("type", e.typ)
-	t.countOverflow("completion_status", e.cs)
-	t.countOverflow("execution_status", e.es)
+	t.countOverflow(lType, e.typ)
+	t.countOverflow(lCompletion, e.cs)
+	t.countOverflow(lExecution, e.es)
 	t.errors[e.typ] += uint64(a.Errors)
 	t.warnings[e.typ] += uint64(a.Warnings)
 	for i := range a.Items {
@@ -212,9 +212,9 @@ func (t *tracker) count(a *client.Activity, e *entry) {
 			t.labels.source.lookup(it.SourceID),
 		}
 		t.itemsCompleted[k]++
-		t.countOverflow("provisioning_status", k[1])
-		t.countOverflow("operation", k[2])
-		t.countOverflow("source_id", k[3])
+		t.countOverflow(lProvisioning, k[1])
+		t.countOverflow(lOperation, k[2])
+		t.countOverflow(lSource, k[3])
 	}
 	if a.Created.IsZero() {
 		return // no start, no duration
@@ -255,23 +255,23 @@ func (t *tracker) addGauges(e entry, sign int64) {
 func (t *tracker) sweep() {
 	windowStart := t.windowStart(t.now().UnixMilli())
 	clear(t.oldest)
-	for id, e := range t.entries {
+	t.entries.update(func(e *entry) (changed, keep bool) {
 		if e.flags&flagInWindow != 0 && e.created < windowStart {
-			t.addGauges(e, -1)
+			t.addGauges(*e, -1)
 			e.flags &^= flagInWindow
-			t.entries[id] = e
+			changed = true
 		}
-		if t.forgettable(e, windowStart) {
+		if t.forgettable(*e, windowStart) {
 			t.shapes.release(e.shape)
-			delete(t.entries, id)
-			continue
+			return changed, false
 		}
 		if e.flags&flagTerminal == 0 {
 			if o, ok := t.oldest[e.typ]; !ok || e.created < o {
 				t.oldest[e.typ] = e.created
 			}
 		}
-	}
+		return changed, true
+	})
 }
 
 func unixMilli(t time.Time) int64 {

@@ -146,28 +146,43 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// statusWriter records the status for the request log.
+// statusWriter records the status for the request log. The entry is
+// completed when the status is written, before the body: a client that has
+// read the whole body must find its request logged.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(status int)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.onStatus(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
 	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
 	seq := t.logRequest(&entry)
-	defer func() {
-		entry.Status = sw.status
+	sw := &statusWriter{ResponseWriter: w, onStatus: func(status int) {
+		entry.Status = status
 		t.finishRequest(seq, entry)
+	}}
+	defer func() {
+		if sw.status == 0 { // the connection was reset: no status
+			t.finishRequest(seq, entry)
+		}
 	}()
 	if r.URL.Path == "/oauth/token" {
 		entry.Endpoint = "token"
@@ -281,6 +296,7 @@ func writeTruncated(w *statusWriter, rep reply) {
 	}
 	defer func() { _ = conn.Close() }()
 	w.status = rep.status
+	w.onStatus(rep.status)
 	var b strings.Builder
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(rep.status) + " " + http.StatusText(rep.status) + "\r\n")
 	for k, vs := range rep.header {
