@@ -242,6 +242,12 @@ func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode f
 		}
 		retries++
 		wait := c.backoff(retries)
+		if api != nil {
+			// A 503 may say when to come back, as a 429 does.
+			if after, ok := api.retryAfter(c.now()); ok && after > wait {
+				wait = after
+			}
+		}
 		c.logger.Debug("retrying ISC request", "endpoint", endpoint, "attempt", retries, "wait", wait, "err", err)
 		if serr := sleep(ctx, wait); serr != nil {
 			return fmt.Errorf("%w (last error: %w)", serr, err)

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -320,5 +322,54 @@ func TestEveryActivitiesPath(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// A 503 that says when to come back is retried no sooner; ISC's gateway
+// sends Retry-After with some of them.
+func TestServiceUnavailableRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	var lists []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/oauth/token" {
+			_, _ = io.WriteString(w, `{"access_token":"t","token_type":"bearer","expires_in":749}`)
+			return
+		}
+		mu.Lock()
+		lists = append(lists, time.Now())
+		first := len(lists) == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"detailCode":"503 Service Unavailable","trackingId":"0123456789abcdef0123456789abcdef","messages":[]}`)
+			return
+		}
+		_, _ = io.WriteString(w, `[]`)
+	}))
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret", MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Scan(context.Background(), Cursor{Modified: time.Now()}, func([]Activity, Cursor) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(lists) != 2 || lists[1].Sub(lists[0]) < time.Second {
+		t.Fatalf("%d list requests; the retry came %v after the 503, before its Retry-After of 1s", len(lists), lists[len(lists)-1].Sub(lists[0]))
+	}
+}
+
+func TestFormatTimestamp(t *testing.T) {
+	for in, want := range map[time.Time]string{
+		time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC):                        "2026-01-02T03:04:05.678Z",
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC):                                  "2026-01-02T03:04:05.000Z",
+		time.Date(2026, 1, 2, 3, 4, 5, 678_901_000, time.UTC):                        "2026-01-02T03:04:05.678901Z",
+		time.Date(2026, 1, 2, 5, 4, 5, 678_000_000, time.FixedZone("CEST", 2*60*60)): "2026-01-02T03:04:05.678Z",
+	} {
+		if got := FormatTimestamp(in); got != want {
+			t.Errorf("FormatTimestamp(%v) = %s, want %s", in, got, want)
+		}
 	}
 }

@@ -141,11 +141,19 @@ func advance(cur Cursor, page []Activity) Cursor {
 	return Cursor{Modified: last, Offset: n}
 }
 
+// sortedByModified ignores null modified times, which a filter on modified
+// should not return at all.
 func sortedByModified(page []Activity) bool {
-	for i := 1; i < len(page); i++ {
-		if page[i].Modified.Before(page[i-1].Modified) {
+	var last time.Time
+	for i := range page {
+		m := page[i].Modified
+		if m.IsZero() {
+			continue
+		}
+		if m.Before(last) {
 			return false
 		}
+		last = m
 	}
 	return true
 }

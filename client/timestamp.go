@@ -64,7 +64,12 @@ func digits(b []byte) (int, bool) {
 }
 
 // FormatTimestamp writes t the way ISC's filters expect a date-time: UTC,
-// millisecond precision, unquoted.
+// unquoted, with milliseconds as ISC's own timestamps have them; a finer time
+// keeps its digits, since truncating it would make the cursor's offset count
+// from an earlier instant than the one it was counted at.
 func FormatTimestamp(t time.Time) string {
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		return t.UTC().Format(time.RFC3339Nano)
+	}
 	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }

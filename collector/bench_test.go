@@ -108,7 +108,7 @@ func BenchmarkApply(b *testing.B) {
 	for b.Loop() {
 		now := time.Now()
 		t := newTracker(24*time.Hour, 64, 256, func() time.Time { return now })
-		t.finishPriming()
+		t.startCounting(now)
 		synthetic(t, n, now)
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "activities/s")
@@ -121,8 +121,7 @@ func BenchmarkScrape(b *testing.B) {
 		b.Run(fmt.Sprintf("tracked=%d", n), func(b *testing.B) {
 			now := time.Now()
 			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: func() time.Time { return now }})
-			r.tracker.startPriming(now)
-			r.tracker.finishPriming()
+			r.tracker.startCounting(now)
 			synthetic(r.tracker, n, now)
 			r.publish(true, now, true)
 			reg := prometheus.NewRegistry()

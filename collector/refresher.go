@@ -47,6 +47,7 @@ type Refresher struct {
 	tracker     *tracker
 	cursor      client.Cursor
 	started     bool
+	primed      bool // a pass has read the whole lookback window
 	lastSuccess time.Time
 }
 
@@ -123,7 +124,7 @@ func (r *Refresher) refresh(ctx context.Context) error {
 		// Priming reads the whole lookback window.
 		r.started = true
 		r.cursor = client.Cursor{Modified: start.Add(-r.opts.Lookback).Truncate(time.Millisecond)}
-		r.tracker.startPriming(start)
+		r.tracker.startCounting(start)
 	}
 	from := r.cursor
 	r.mu.Unlock()
@@ -150,8 +151,8 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	cut := err != nil && ctx.Err() != nil && pages > 0
 	up := err == nil || cut
 	r.mu.Lock()
-	if err == nil && !r.tracker.primed {
-		r.tracker.finishPriming()
+	if err == nil && !r.primed {
+		r.primed = true
 		r.logger.Info("primed from ISC", "activities", r.tracker.entries.len(), "took", r.now().Sub(start).Round(time.Millisecond))
 	}
 	if err == nil {

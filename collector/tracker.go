@@ -49,16 +49,19 @@ func durationBuckets() []float64 {
 // safe for concurrent use.
 //
 // The rule: an activity is terminal when `completed` is set or its execution
-// status is COMPLETED or TERMINATED. The first full pass after start primes
-// the tracker: what is terminal then fills the gauges but is not counted.
-// After that, each activity is counted once, when first seen terminal, unless
-// it completed before priming began or before the lookback window.
+// status is COMPLETED or TERMINATED; it completed at `completed`, or at
+// `modified` where that is null. Each activity is counted once, when first
+// seen terminal, unless it completed before the exporter's first pass began
+// (priming: what was already terminal then only fills the gauges) or before
+// the lookback window. Counting by completion time rather than by when a pass
+// happened to see an activity makes the counters independent of paging: an
+// activity that completes while the first pass runs is counted, whichever
+// page it appears on.
 type tracker struct {
 	lookback time.Duration
 	now      func() time.Time
 
-	primed     bool
-	primeStart int64 // unix ms: completions before it are history
+	countFrom int64 // unix ms: completions before it are history
 
 	labels  labelSpace
 	shapes  *itemShapes
@@ -104,16 +107,13 @@ func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() tim
 	return t
 }
 
-// startPriming marks when the priming pass began; completions before it are
-// never counted.
-func (t *tracker) startPriming(at time.Time) {
-	if t.primeStart == 0 {
-		t.primeStart = at.UnixMilli()
+// startCounting sets when the first pass began; completions before it are
+// never counted. Later calls change nothing.
+func (t *tracker) startCounting(at time.Time) {
+	if t.countFrom == 0 {
+		t.countFrom = at.UnixMilli()
 	}
 }
-
-// finishPriming: from now on, activities first seen terminal are counted.
-func (t *tracker) finishPriming() { t.primed = true }
 
 func (t *tracker) windowStart(now int64) int64 { return now - t.lookback.Milliseconds() }
 
@@ -170,7 +170,7 @@ func (t *tracker) apply(a *client.Activity) {
 	}
 	if e.flags&flagTerminal != 0 && e.flags&flagCounted == 0 {
 		e.flags |= flagCounted
-		if t.primed && e.doneAt >= windowStart && e.doneAt >= t.primeStart {
+		if t.countFrom != 0 && e.doneAt >= windowStart && e.doneAt >= t.countFrom {
 			t.count(a, &e)
 		}
 	}

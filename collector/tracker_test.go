@@ -22,11 +22,11 @@ var epoch = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 // at is a time relative to the start of a scripted history.
 func at(d time.Duration) time.Time { return epoch.Add(d) }
 
-// step is one event of a scripted history.
+// step is one event of a scripted history. The history starts at epoch,
+// when the exporter's first pass begins.
 type step struct {
 	advance time.Duration     // move the clock first
 	apply   []client.Activity // then apply these, in order
-	prime   bool              // then end the priming pass
 }
 
 // run plays a history into a fresh Refresher (with no source: the tracker is
@@ -35,14 +35,11 @@ func run(t *testing.T, lookback time.Duration, maxTypes, maxSources int, steps [
 	t.Helper()
 	c := &clock{t: epoch}
 	r := NewRefresher(nil, Options{Lookback: lookback, MaxTypes: maxTypes, MaxSources: maxSources, Now: c.now})
-	r.tracker.startPriming(c.now())
+	r.tracker.startCounting(c.now())
 	for _, s := range steps {
 		c.advance(s.advance)
 		for i := range s.apply {
 			r.tracker.apply(&s.apply[i])
-		}
-		if s.prime {
-			r.tracker.finishPriming()
 		}
 	}
 	r.publish(true, c.now(), false)
@@ -72,7 +69,7 @@ func TestCountingRule(t *testing.T) {
 			steps: []step{{apply: []client.Activity{
 				act("a1", "appRequest", "SUCCESS", "COMPLETED", at(-2*time.Hour), at(-time.Hour), at(-time.Hour), item("FINISHED", "ADD", "src1")),
 				act("a2", "Identity Refresh", "", "EXECUTING", at(-30*time.Minute), at(-30*time.Minute), never, item("PENDING", "ADD", "src2")),
-			}, prime: true}},
+			}}},
 			metrics: []string{"sailpoint_account_activities", "sailpoint_account_activities_completed_total", "sailpoint_account_activity_items"},
 			want: `
 # HELP sailpoint_account_activities Account activities created within the lookback window, by current state (cached from the last refresh).
@@ -88,7 +85,7 @@ sailpoint_account_activity_items{operation="ADD",provisioning_status="PENDING",t
 		{
 			name: "an activity is counted once, with its items as they were when first seen terminal",
 			steps: []step{
-				{apply: []client.Activity{act("a1", "appRequest", "PENDING", "EXECUTING", at(0), at(0), never, item("PENDING", "ADD", "src1"), item("PENDING", "REMOVE", "src2"))}, prime: true},
+				{apply: []client.Activity{act("a1", "appRequest", "PENDING", "EXECUTING", at(0), at(0), never, item("PENDING", "ADD", "src1"), item("PENDING", "REMOVE", "src2"))}},
 				{advance: time.Minute, apply: []client.Activity{
 					act("a1", "appRequest", "FAILURE", "COMPLETED", at(0), at(time.Minute), at(time.Minute), item("FINISHED", "ADD", "src1"), item("FAILED", "REMOVE", "src2")),
 					// The same record again, then a later change: neither counts.
@@ -139,7 +136,6 @@ sailpoint_account_activity_items_completed_total{operation="REMOVE",provisioning
 		{
 			name: "first seen already terminal after priming: counted; completed before priming: not",
 			steps: []step{
-				{prime: true},
 				{advance: time.Hour, apply: []client.Activity{
 					act("new", "appRequest", "SUCCESS", "COMPLETED", at(30*time.Minute), at(50*time.Minute), at(50*time.Minute)),
 					act("old", "appRequest", "SUCCESS", "COMPLETED", at(-2*time.Hour), at(10*time.Minute), at(-time.Minute)),
@@ -153,9 +149,22 @@ sailpoint_account_activities_completed_total{completion_status="SUCCESS",executi
 `,
 		},
 		{
+			name: "a completion after the first pass began counts, whichever pass first sees it",
+			steps: []step{{advance: time.Second, apply: []client.Activity{
+				act("during", "appRequest", "SUCCESS", "COMPLETED", at(-time.Hour), at(time.Second), at(time.Second)),
+				act("before", "appRequest", "SUCCESS", "COMPLETED", at(-time.Hour), at(time.Second), at(-time.Millisecond)),
+			}}},
+			metrics: []string{"sailpoint_account_activities_completed_total"},
+			want: `
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# TYPE sailpoint_account_activities_completed_total counter
+sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="appRequest"} 1
+`,
+		},
+		{
 			name: "created long ago and completed now: counted, not in the gauges, duration from creation",
 			steps: []step{
-				{apply: []client.Activity{act("slow", "Certification", "", "EXECUTING", at(-3*day), at(-time.Hour), never)}, prime: true},
+				{apply: []client.Activity{act("slow", "Certification", "", "EXECUTING", at(-3*day), at(-time.Hour), never)}},
 				{advance: time.Hour, apply: []client.Activity{act("slow", "Certification", "SUCCESS", "COMPLETED", at(-3*day), at(time.Hour), at(time.Hour))}},
 			},
 			metrics: []string{"sailpoint_account_activities_completed_total", "sailpoint_account_activities", "sailpoint_account_activity_oldest_incomplete_created_timestamp_seconds"},
@@ -168,7 +177,6 @@ sailpoint_account_activities_completed_total{completion_status="SUCCESS",executi
 		{
 			name: "completion older than the lookback is never counted",
 			steps: []step{
-				{prime: true},
 				{advance: time.Minute, apply: []client.Activity{act("stale", "appRequest", "SUCCESS", "COMPLETED", at(-3*day), at(time.Minute), at(-2*day))}},
 			},
 			metrics: []string{"sailpoint_account_activities_completed_total", "sailpoint_tracked_activities"},
@@ -181,7 +189,6 @@ sailpoint_tracked_activities 0
 		{
 			name: "TERMINATED without completed ends at modified; completed alone also ends an activity",
 			steps: []step{
-				{prime: true},
 				{advance: 10 * time.Minute, apply: []client.Activity{
 					act("term", "LifecycleStateChange", "", "TERMINATED", at(0), at(10*time.Minute), never),
 					act("done", "CloudAutomated", "SUCCESS", "VERIFYING", at(0), at(5*time.Minute), at(5*time.Minute)),
@@ -198,7 +205,6 @@ sailpoint_account_activities_completed_total{completion_status="none",execution_
 		{
 			name: "nulls are none, unknown values verbatim, values past a cap are other and counted",
 			steps: []step{
-				{prime: true},
 				{advance: time.Minute, apply: []client.Activity{
 					act("n1", "", "", "COMPLETED", at(0), at(time.Minute), never, client.Item{}),
 					act("n2", "Brand New Type", "CANCELLED", "COMPLETED", at(0), at(time.Minute), at(time.Minute), item("QUEUED", "RESET", "src1"), item("FINISHED", "ADD", "src2")),
@@ -239,7 +245,7 @@ sailpoint_label_overflow_total{label="type"} 1
 		{
 			name: "errors and warnings are counted by message; their series start at zero",
 			steps: []step{
-				{apply: []client.Activity{act("p", "Identity Refresh", "", "EXECUTING", at(0), at(0), never)}, prime: true},
+				{apply: []client.Activity{act("p", "Identity Refresh", "", "EXECUTING", at(0), at(0), never)}},
 				{advance: time.Minute, apply: []client.Activity{
 					{ID: "e", Type: "appRequest", ExecutionStatus: "COMPLETED", CompletionStatus: "FAILURE", Created: at(0), Modified: at(time.Minute), Completed: at(time.Minute), Errors: 2, Warnings: 1},
 				}},
@@ -262,7 +268,7 @@ sailpoint_account_activity_warnings_total{type="appRequest"} 1
 				{apply: []client.Activity{
 					act("stuck", "appRequest", "PENDING", "EXECUTING", at(0), at(0), never),
 					act("fresh", "appRequest", "PENDING", "EXECUTING", at(time.Hour), at(time.Hour), never),
-				}, prime: true},
+				}},
 				{advance: 2 * time.Hour, apply: []client.Activity{act("done", "appRequest", "SUCCESS", "COMPLETED", at(time.Hour), at(2*time.Hour), at(2*time.Hour))}},
 				{advance: day + time.Millisecond},
 			},
@@ -300,7 +306,6 @@ func TestForgottenActivityIsNotCountedAgain(t *testing.T) {
 	const day = 24 * time.Hour
 	done := act("x", "appRequest", "SUCCESS", "COMPLETED", at(0), at(time.Minute), at(time.Minute))
 	r := run(t, day, 8, 8, []step{
-		{prime: true},
 		{advance: time.Minute, apply: []client.Activity{done}},
 		{advance: 2 * day},
 	})
@@ -342,7 +347,7 @@ func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 func TestMetricsLint(t *testing.T) {
 	r := run(t, time.Hour, 8, 8, []step{
-		{apply: []client.Activity{act("a", "appRequest", "", "EXECUTING", at(0), at(0), never, item("PENDING", "ADD", "s"))}, prime: true},
+		{apply: []client.Activity{act("a", "appRequest", "", "EXECUTING", at(0), at(0), never, item("PENDING", "ADD", "s"))}},
 		{advance: time.Minute, apply: []client.Activity{act("a", "appRequest", "SUCCESS", "COMPLETED", at(0), at(time.Minute), at(time.Minute), item("FINISHED", "ADD", "s"))}},
 	})
 	problems, err := testutil.CollectAndLint(r)

@@ -250,7 +250,10 @@ func (t *Tenant) Step() {
 	}
 	if len(t.recent) > 0 && t.chance(0.25) {
 		rec := t.byID[pick(t.rng, t.recent)]
-		if rec != nil && rec.sim != nil && rec.a.isTerminal() {
+		// An activity without completed ends, for any client, at its
+		// modified: editing it would move its completion, so the truth log
+		// could not be matched by anyone. Those are left alone.
+		if rec != nil && rec.sim != nil && rec.a.isTerminal() && rec.a.Completed != nil {
 			t.lateEdit(rec, now)
 		}
 	}

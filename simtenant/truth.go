@@ -69,7 +69,8 @@ func (t *Tenant) logTerminal(a *Activity) {
 		key:      [3]string{labelPtr(a.Type), labelPtr(a.CompletionStatus), label(a.ExecutionStatus)},
 		errors:   len(a.Errors),
 		warnings: len(a.Warnings),
-		duration: float64(a.completionTime().Sub(a.Created).Milliseconds()) / 1000,
+		// As a client reads them: both times truncated to the wire's milliseconds.
+		duration: float64(a.completionTime().UnixMilli()-a.Created.UnixMilli()) / 1000,
 	}
 	if len(a.Items) > 0 {
 		e.items = make([][3]string, len(a.Items))
