@@ -48,7 +48,7 @@ type Config struct {
 	RequestsPerSecond float64       // default DefaultRequestsPerSecond
 	Timeout           time.Duration // per HTTP attempt, body included; default DefaultTimeout
 	PageSize          int           // default and maximum 250
-	MaxRetries        int           // retries of a 5xx, reset, timeout or malformed answer; default DefaultMaxRetries
+	MaxRetries        int           // retries of a 5xx, reset, timeout or malformed answer; default DefaultMaxRetries, negative for none
 	MinBackoff        time.Duration // first retry delay; default 500ms
 	MaxBackoff        time.Duration // longest retry delay; default 30s
 
@@ -247,6 +247,9 @@ func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode f
 			if after, ok := api.retryAfter(c.now()); ok && after > wait {
 				wait = after
 			}
+		}
+		if deadline, ok := ctx.Deadline(); ok && c.now().Add(wait).After(deadline) {
+			return fmt.Errorf("giving up: the next retry would come after the deadline: %w", err)
 		}
 		c.logger.Debug("retrying ISC request", "endpoint", endpoint, "attempt", retries, "wait", wait, "err", err)
 		if serr := sleep(ctx, wait); serr != nil {

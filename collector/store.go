@@ -70,23 +70,19 @@ func (s *entryStore) len() int { return len(s.compact) + len(s.other) }
 // update calls f for every entry; f may change the entry it is given, and
 // reports whether it did and whether the entry is kept.
 func (s *entryStore) update(f func(e *entry) (changed, keep bool)) {
+	updateMap(s.compact, f)
+	updateMap(s.other, f)
+}
+
+func updateMap[K comparable](m map[K]entry, f func(e *entry) (changed, keep bool)) {
 	var e entry // one variable for all: its address escapes to f
-	for k, v := range s.compact {
+	for k, v := range m {
 		e = v
 		switch changed, keep := f(&e); {
 		case !keep:
-			delete(s.compact, k)
+			delete(m, k)
 		case changed:
-			s.compact[k] = e
-		}
-	}
-	for k, v := range s.other {
-		e = v
-		switch changed, keep := f(&e); {
-		case !keep:
-			delete(s.other, k)
-		case changed:
-			s.other[k] = e
+			m[k] = e
 		}
 	}
 }
