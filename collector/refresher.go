@@ -129,11 +129,14 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	from := r.cursor
 	r.mu.Unlock()
 
-	pages := 0
+	pages, unidentified := 0, 0
 	lastPublish := start
 	_, err := r.source.Scan(ctx, from, func(page []client.Activity, resume client.Cursor) error {
 		r.mu.Lock()
 		for i := range page {
+			if page[i].ID == "" {
+				unidentified++
+			}
 			r.tracker.apply(&page[i])
 		}
 		r.cursor = resume
@@ -146,6 +149,9 @@ func (r *Refresher) refresh(ctx context.Context) error {
 		return nil
 	})
 
+	if unidentified > 0 {
+		r.logger.Warn("ISC sent activities without an id; they are left out", "count", unidentified)
+	}
 	// Our own deadline cutting a refresh that made progress is not a failure
 	// of ISC: the next refresh goes on from the cursor.
 	cut := err != nil && ctx.Err() != nil && pages > 0

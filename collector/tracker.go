@@ -79,7 +79,6 @@ type tracker struct {
 	overflow       map[string]uint64
 	oldest         map[uint16]int64 // by type: created of the oldest incomplete, as of the last sweep
 	buckets        []float64
-	unidentified   uint64 // activities without an id, which cannot be de-duplicated
 }
 
 func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() time.Time) *tracker {
@@ -118,10 +117,10 @@ func (t *tracker) startCounting(at time.Time) {
 func (t *tracker) windowStart(now int64) int64 { return now - t.lookback.Milliseconds() }
 
 // apply takes in one activity as ISC sent it. A record already applied with
-// the same `modified` changes nothing.
+// the same `modified` changes nothing; one without an id cannot be told from
+// others, so it is left out (the Refresher logs it).
 func (t *tracker) apply(a *client.Activity) {
 	if a.ID == "" {
-		t.unidentified++
 		return
 	}
 	old, known := t.entries.get(a.ID)
