@@ -71,24 +71,9 @@ func (p *pageDecoder) decodeList(r io.Reader, page []Activity) ([]Activity, erro
 	if err := p.read(r); err != nil {
 		return page, err
 	}
-	if err := p.expect('['); err != nil {
-		return page, err
-	}
-	for first := true; ; first = false {
-		if p.peek() == ']' {
-			p.pos++
-			break
-		}
-		if !first {
-			if err := p.expect(','); err != nil {
-				return page, err
-			}
-		}
+	err := p.array(func() error {
 		if p.peek() == 'n' {
-			if err := p.skip(0); err != nil {
-				return page, err
-			}
-			continue
+			return p.skip(1)
 		}
 		if len(page) < cap(page) {
 			page = page[:len(page)+1]
@@ -96,13 +81,15 @@ func (p *pageDecoder) decodeList(r io.Reader, page []Activity) ([]Activity, erro
 			page = append(page, Activity{})
 		}
 		if err := p.decodeActivity(&page[len(page)-1]); err != nil {
-			return page[:len(page)-1], err
+			page = page[:len(page)-1]
+			return err
 		}
+		return nil
+	})
+	if err == nil {
+		err = p.end()
 	}
-	if p.peek() != 0 || p.pos < len(p.buf) {
-		return page, p.fail(errors.New("unexpected data after the list"))
-	}
-	return page, nil
+	return page, err
 }
 
 // decodeOne reads a single activity object, as GET .../{id} answers it.
@@ -114,10 +101,18 @@ func (p *pageDecoder) decodeOne(r io.Reader) (Activity, error) {
 	if err := p.decodeActivity(&a); err != nil {
 		return Activity{}, err
 	}
-	if p.peek() != 0 || p.pos < len(p.buf) {
-		return Activity{}, p.fail(errors.New("unexpected data after the object"))
+	if err := p.end(); err != nil {
+		return Activity{}, err
 	}
 	return a, nil
+}
+
+// end fails if anything but white space follows the value just read.
+func (p *pageDecoder) end() error {
+	if p.peek(); p.pos < len(p.buf) {
+		return p.fail(errors.New("unexpected data after the value"))
+	}
+	return nil
 }
 
 func (p *pageDecoder) decodeActivity(a *Activity) error {

@@ -155,6 +155,7 @@ func TestDecodeListRejectsMalformedBodies(t *testing.T) {
 		{"garbage", `<html>Bad Gateway</html>`, nil},
 		{"trailing data", `[] []`, nil},
 		{"broken syntax", `[{"id":"a",,}]`, nil},
+		{"trailing comma", `[{"id":"a"},]`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
