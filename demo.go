@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
-	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 // Demo credentials: the simulated tenant's, on loopback only.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 // BenchmarkDecodePage decodes one list page of 250 realistic activities of

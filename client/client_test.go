@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 const (

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 // latest maps each id to the newest modified delivered for it, and counts

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
-	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 // BenchmarkIngest measures what the exporter spends on every activity: the

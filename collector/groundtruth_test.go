@@ -13,7 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
-	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 const (

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
-	"github.com/sailpoint-exporter/sailpoint_exporter/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 // scrape serves one scrape through RefreshOnScrape and parses the answer.
