@@ -9,10 +9,28 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 )
 
-// settings are the flags that configure the ISC connection and the counting.
+const exporterName = "sailpoint_exporter"
+
+// defaultListenAddress: 9100-9999 is fully allocated in Prometheus' list of
+// exporter ports, and no known exporter uses 19885.
+const defaultListenAddress = ":19885"
+
+// demoRefreshInterval lets the demo's counters move within seconds, unless
+// the user sets --activities.refresh-interval.
+const demoRefreshInterval = 10 * time.Second
+
+// settings are the command line: the ISC connection, the counting, and how
+// the exporter serves its metrics.
 type settings struct {
 	url             string
 	clientID        string
@@ -22,13 +40,91 @@ type settings struct {
 	requestsPerSec  float64
 	timeout         time.Duration
 	lookback        time.Duration
-	refreshInterval time.Duration
+	refreshInterval optionalDuration
 	pageSize        int
 	maxTypes        int
 	maxSources      int
 	timeoutOffset   time.Duration
 	demo            bool
+
+	telemetryPath string
+	maxRequests   int
+	web           *web.FlagConfig
+	log           *promslog.Config
 }
+
+// newApp declares the command line in app and returns where it lands.
+func newApp() (*kingpin.Application, *settings) {
+	app := kingpin.New(exporterName, "Prometheus exporter for the account activities of SailPoint Identity Security Cloud (ISC).")
+	s := &settings{log: &promslog.Config{}}
+	app.Flag("isc.url", "API URL of the ISC tenant, e.g. https://acme.api.identitynow.com.").
+		Envar("SAIL_BASE_URL").StringVar(&s.url)
+	app.Flag("isc.client-id", "Client id of the personal access token or API client (it needs the scope "+client.ActivitiesScope+").").
+		Envar("SAIL_CLIENT_ID").StringVar(&s.clientID)
+	app.Flag("isc.client-secret-file", "File holding the client secret. Without it the secret is read from the environment variable "+secretEnv+"; it is never a flag value.").
+		Envar("SAIL_CLIENT_SECRET_FILE").StringVar(&s.secretFile)
+	app.Flag("isc.token-url", "OAuth2 token URL. Default: the ISC URL followed by /oauth/token.").
+		Envar("SAIL_TOKEN_URL").StringVar(&s.tokenURL)
+	app.Flag("isc.activities-path", "Path of the account activities API: /v3/account-activities, /v2024/account-activities, /v2025/account-activities, /beta/account-activities or /account-activities/v1.").
+		Default(client.DefaultActivitiesPath).Envar("SAIL_ACTIVITIES_PATH").StringVar(&s.activitiesPath)
+	app.Flag("isc.requests-per-second", "Most requests per second sent to ISC, shared by every request of this exporter (ISC allows 100 per 10 s per client id).").
+		Default("5").Envar("SAIL_REQUESTS_PER_SECOND").Float64Var(&s.requestsPerSec)
+	app.Flag("isc.timeout", "Timeout of one HTTP request to ISC, body included.").
+		Default("30s").Envar("SAIL_TIMEOUT").DurationVar(&s.timeout)
+	app.Flag("activities.lookback", "How far back the gauges look, by creation time, and how far back the first pass reads. Completions before the exporter started or older than this are never counted.").
+		Default("24h").Envar("SAIL_ACTIVITIES_LOOKBACK").DurationVar(&s.lookback)
+	app.Flag("activities.refresh-interval", "How often to read changes from ISC in the background; scrapes read the last result. 0 refreshes on each scrape instead, within the scrape timeout. Default 1m, 10s with --demo.").
+		PlaceHolder("1m").Envar("SAIL_ACTIVITIES_REFRESH_INTERVAL").SetValue(&s.refreshInterval)
+	app.Flag("activities.page-size", "Activities asked for per request (ISC's maximum is 250).").
+		Default("250").Envar("SAIL_ACTIVITIES_PAGE_SIZE").IntVar(&s.pageSize)
+	app.Flag("activities.max-types", "Most distinct values of the type label; further types are reported as \"other\" and counted in sailpoint_label_overflow_total.").
+		Default("64").Envar("SAIL_ACTIVITIES_MAX_TYPES").IntVar(&s.maxTypes)
+	app.Flag("activities.max-sources", "Most distinct values of the source_id label; further sources are reported as \"other\" and counted in sailpoint_label_overflow_total.").
+		Default("256").Envar("SAIL_ACTIVITIES_MAX_SOURCES").IntVar(&s.maxSources)
+	app.Flag("activities.scrape-timeout-offset", "With --activities.refresh-interval=0, how much of the scrape timeout is left for answering the scrape.").
+		Default("500ms").DurationVar(&s.timeoutOffset)
+	app.Flag("demo", "Run against a simulated tenant, in-process on loopback, instead of ISC.").
+		BoolVar(&s.demo)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").
+		Default("/metrics").StringVar(&s.telemetryPath)
+	app.Flag("web.max-requests", "Most concurrent scrapes served; 0 means no limit.").
+		Default("40").IntVar(&s.maxRequests)
+	s.web = kingpinflag.AddFlags(app, defaultListenAddress)
+	flag.AddFlags(app, s.log)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	return app, s
+}
+
+// interval is the background refresh period: the flag's, or the default of
+// the mode.
+func (s *settings) interval() time.Duration {
+	switch {
+	case s.refreshInterval.set:
+		return s.refreshInterval.d
+	case s.demo:
+		return demoRefreshInterval
+	}
+	return time.Minute
+}
+
+// optionalDuration is a duration flag that knows whether it was given, on
+// the command line or in the environment.
+type optionalDuration struct {
+	d   time.Duration
+	set bool
+}
+
+func (o *optionalDuration) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	o.d, o.set = d, true
+	return nil
+}
+
+func (o *optionalDuration) String() string { return o.d.String() }
 
 // secretEnv is the variable SailPoint's SDKs and CLI read the secret from.
 const secretEnv = "SAIL_CLIENT_SECRET"
@@ -42,7 +138,7 @@ func (s *settings) check() error {
 		return errors.New("--isc.timeout must be above 0")
 	case s.lookback <= 0:
 		return errors.New("--activities.lookback must be above 0, e.g. 24h")
-	case s.refreshInterval < 0:
+	case s.refreshInterval.d < 0:
 		return errors.New("--activities.refresh-interval must be 0 (refresh on scrape) or a duration such as 1m")
 	case s.pageSize < 1 || s.pageSize > client.MaxPageSize:
 		return fmt.Errorf("--activities.page-size must be between 1 and %d", client.MaxPageSize)
@@ -50,6 +146,8 @@ func (s *settings) check() error {
 		return errors.New("--activities.max-types and --activities.max-sources must be at least 1")
 	case s.timeoutOffset < 0:
 		return errors.New("--activities.scrape-timeout-offset must not be negative")
+	case !strings.HasPrefix(s.telemetryPath, "/"):
+		return errors.New("--web.telemetry-path must start with /")
 	}
 	if s.demo {
 		if s.url != "" || s.clientID != "" || s.secretFile != "" || s.tokenURL != "" || os.Getenv(secretEnv) != "" {

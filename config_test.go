@@ -8,12 +8,19 @@ import (
 	"time"
 )
 
-func validSettings() settings {
-	return settings{
-		url: "https://acme.api.identitynow.com", clientID: "id", activitiesPath: "/v3/account-activities",
-		requestsPerSec: 5, timeout: 30 * time.Second, lookback: 24 * time.Hour, refreshInterval: time.Minute,
-		pageSize: 250, maxTypes: 64, maxSources: 256, timeoutOffset: 500 * time.Millisecond,
+// parseArgs parses a command line as main does.
+func parseArgs(t *testing.T, args ...string) *settings {
+	t.Helper()
+	app, s := newApp()
+	if _, err := app.Parse(args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
 	}
+	return s
+}
+
+func validSettings(t *testing.T) settings {
+	t.Helper()
+	return *parseArgs(t, "--isc.url=https://acme.api.identitynow.com", "--isc.client-id=id")
 }
 
 func TestSettingsCheck(t *testing.T) {
@@ -23,7 +30,7 @@ func TestSettingsCheck(t *testing.T) {
 		want   string // "" for valid
 	}{
 		{"valid", func(*settings) {}, ""},
-		{"refresh on scrape", func(s *settings) { s.refreshInterval = 0 }, ""},
+		{"refresh on scrape", func(s *settings) { s.refreshInterval = optionalDuration{0, true} }, ""},
 		{"no url", func(s *settings) { s.url = "" }, "set --isc.url or SAIL_BASE_URL"},
 		{"relative url", func(s *settings) { s.url = "acme.api.identitynow.com" }, "is not an absolute URL"},
 		{"plain http to a tenant", func(s *settings) { s.url = "http://acme.api.identitynow.com" }, "use https"},
@@ -35,15 +42,16 @@ func TestSettingsCheck(t *testing.T) {
 		{"no client id", func(s *settings) { s.clientID = "" }, "set --isc.client-id or SAIL_CLIENT_ID"},
 		{"page size above ISC's maximum", func(s *settings) { s.pageSize = 251 }, "between 1 and 250"},
 		{"no rate", func(s *settings) { s.requestsPerSec = 0 }, "--isc.requests-per-second"},
-		{"negative refresh interval", func(s *settings) { s.refreshInterval = -time.Second }, "--activities.refresh-interval"},
+		{"negative refresh interval", func(s *settings) { s.refreshInterval = optionalDuration{-time.Second, true} }, "--activities.refresh-interval"},
+		{"relative telemetry path", func(s *settings) { s.telemetryPath = "metrics" }, "--web.telemetry-path"},
 		{"no lookback", func(s *settings) { s.lookback = 0 }, "--activities.lookback"},
 		{"demo with a tenant URL", func(s *settings) { s.demo = true }, "--demo runs a simulated tenant"},
-		{"demo alone", func(s *settings) { *s = validSettings(); s.url, s.clientID, s.demo = "", "", true }, ""},
+		{"demo alone", func(s *settings) { s.url, s.clientID, s.demo = "", "", true }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(secretEnv, "")
-			s := validSettings()
+			s := validSettings(t)
 			tt.change(&s)
 			err := s.check()
 			switch {
@@ -53,6 +61,35 @@ func TestSettingsCheck(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			case err != nil && strings.Contains(err.Error(), "\n"):
 				t.Fatalf("error spans several lines: %q", err)
+			}
+		})
+	}
+}
+
+// The background refresh period: 1m, 10s in the demo, and whatever the flag
+// or its environment variable says, 0 included.
+func TestRefreshInterval(t *testing.T) {
+	tests := []struct {
+		name string
+		env  string
+		args []string
+		want time.Duration
+	}{
+		{"default", "", nil, time.Minute},
+		{"demo", "", []string{"--demo"}, 10 * time.Second},
+		{"flag", "", []string{"--activities.refresh-interval=30s"}, 30 * time.Second},
+		{"flag in the demo", "", []string{"--demo", "--activities.refresh-interval=1m"}, time.Minute},
+		{"environment in the demo", "2m", []string{"--demo"}, 2 * time.Minute},
+		{"refresh on scrape in the demo", "", []string{"--demo", "--activities.refresh-interval=0"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("SAIL_ACTIVITIES_REFRESH_INTERVAL", tt.env)
+			if tt.env == "" {
+				_ = os.Unsetenv("SAIL_ACTIVITIES_REFRESH_INTERVAL")
+			}
+			if got := parseArgs(t, tt.args...).interval(); got != tt.want {
+				t.Fatalf("interval %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -15,9 +14,9 @@ const (
 	demoClientSecret = "demo-client-secret"
 )
 
-// startDemo starts a simulated tenant with a day of history that keeps
-// producing activities, and points cfg at it.
-func startDemo(ctx context.Context, cfg *client.Config, logger *slog.Logger) (*simtenant.Tenant, error) {
+// startDemo serves a simulated tenant with a day of history on loopback and
+// points cfg at it; its RunDemo keeps it producing activities.
+func startDemo(cfg *client.Config, logger *slog.Logger) (*simtenant.Tenant, error) {
 	tenant := simtenant.New(simtenant.Config{
 		Clients:       map[string]string{demoClientID: demoClientSecret},
 		Seed:          time.Now().UnixNano(),
@@ -28,7 +27,6 @@ func startDemo(ctx context.Context, cfg *client.Config, logger *slog.Logger) (*s
 	if err != nil {
 		return nil, err
 	}
-	go tenant.RunDemo(ctx, time.Second)
 	cfg.BaseURL, cfg.ClientID, cfg.ClientSecret = url, demoClientID, demoClientSecret
 	logger.Info("Demo mode: serving a simulated ISC tenant", "url", url)
 	return tenant, nil

@@ -23,18 +23,22 @@ import (
 // 10 s per client id (5/s leaves half of that to other integrations).
 const (
 	DefaultActivitiesPath    = "/v3/account-activities"
-	DefaultPageSize          = 250
+	defaultPageSize          = 250
 	MaxPageSize              = 250
-	DefaultRequestsPerSecond = 5
-	DefaultTimeout           = 30 * time.Second
-	DefaultMaxRetries        = 5
+	defaultRequestsPerSecond = 5
+	defaultTimeout           = 30 * time.Second
+	defaultMaxRetries        = 5
 )
+
+// ActivitiesScope is the scope the spec lists for the account activities
+// paths: a token needs it to list or get account activities.
+const ActivitiesScope = "sp:scopes:all"
 
 // Endpoint names, as passed to Config.Observe.
 const (
-	EndpointToken = "token"
-	EndpointList  = "list"
-	EndpointGet   = "get"
+	endpointToken = "token"
+	endpointList  = "list"
+	endpointGet   = "get"
 )
 
 // Config says where ISC is and how hard the client may use it.
@@ -45,10 +49,10 @@ type Config struct {
 	ClientSecret   string
 	ActivitiesPath string // default DefaultActivitiesPath
 
-	RequestsPerSecond float64       // default DefaultRequestsPerSecond
-	Timeout           time.Duration // per HTTP attempt, body included; default DefaultTimeout
+	RequestsPerSecond float64       // default defaultRequestsPerSecond
+	Timeout           time.Duration // per HTTP attempt, body included; default defaultTimeout
 	PageSize          int           // default and maximum 250
-	MaxRetries        int           // retries of a 5xx, reset, timeout or malformed answer; default DefaultMaxRetries, negative for none
+	MaxRetries        int           // retries of a 5xx, reset, timeout or malformed answer; default defaultMaxRetries, negative for none
 	MinBackoff        time.Duration // first retry delay; default 500ms
 	MaxBackoff        time.Duration // longest retry delay; default 30s
 
@@ -99,13 +103,13 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("token URL: %w", err)
 	}
 	if cfg.RequestsPerSecond <= 0 {
-		cfg.RequestsPerSecond = DefaultRequestsPerSecond
+		cfg.RequestsPerSecond = defaultRequestsPerSecond
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
+		cfg.Timeout = defaultTimeout
 	}
 	if cfg.PageSize <= 0 {
-		cfg.PageSize = DefaultPageSize
+		cfg.PageSize = defaultPageSize
 	}
 	if cfg.PageSize > MaxPageSize {
 		return nil, fmt.Errorf("page size %d exceeds ISC's maximum of %d", cfg.PageSize, MaxPageSize)
@@ -113,7 +117,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxRetries < 0 {
 		cfg.MaxRetries = 0
 	} else if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = DefaultMaxRetries
+		cfg.MaxRetries = defaultMaxRetries
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 500 * time.Millisecond
@@ -164,9 +168,6 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// PageSize is the number of activities asked for per list request.
-func (c *Client) PageSize() int { return c.cfg.PageSize }
-
 // Get returns one account activity. An unknown id is an error matching ErrNotFound.
 func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 	if id == "" {
@@ -174,7 +175,7 @@ func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 	}
 	u := c.listURL.JoinPath(id)
 	var a Activity
-	err := c.call(ctx, EndpointGet, u, func(body io.Reader) error {
+	err := c.call(ctx, endpointGet, u, func(body io.Reader) error {
 		d := c.decoders.Get().(*pageDecoder)
 		defer c.decoders.Put(d)
 		var err error
@@ -382,7 +383,7 @@ func (t observingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if err == nil {
 			code = fmt.Sprint(resp.StatusCode)
 		}
-		t.observe(EndpointToken, code, time.Since(start))
+		t.observe(endpointToken, code, time.Since(start))
 	}
 	return resp, err
 }

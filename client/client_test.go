@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
@@ -21,25 +22,6 @@ const (
 	testClientID     = "test-client"
 	testClientSecret = "s3cr3t-value-never-logged"
 )
-
-// fakeClock is shared by the simulated tenant and the client, so token
-// lifetimes can pass without sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type env struct {
 	tenant *simtenant.Tenant
@@ -100,11 +82,13 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 func (e *env) scanAll(t *testing.T, from Cursor) ([]Activity, Cursor) {
 	t.Helper()
 	var got []Activity
-	next, err := e.client.Scan(context.Background(), from, func(page []Activity, _ Cursor) error {
-		for _, a := range page {
+	next := from
+	err := e.client.Scan(t.Context(), from, func(p Page) error {
+		for _, a := range p.Activities {
 			a.Items = append([]Item(nil), a.Items...)
 			got = append(got, a)
 		}
+		next = p.Resume
 		return nil
 	})
 	if err != nil {
@@ -133,15 +117,15 @@ func count(log []string, entry string) int {
 }
 
 func TestTokenIsReplacedBeforeItExpires(t *testing.T) {
-	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	e := newEnv(t, simtenant.Config{Now: clk.now, TokenTTL: 749 * time.Second}, nil)
+	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
+	e := newEnv(t, simtenant.Config{Now: clk.Now, TokenTTL: 749 * time.Second}, nil)
 	e.tenant.SeedHistory(10, time.Hour)
-	from := Cursor{Modified: clk.now().Add(-2 * time.Hour)}
+	from := Cursor{Modified: clk.Now().Add(-2 * time.Hour)}
 
 	e.scanAll(t, from)
-	clk.advance(700 * time.Second) // 49 s before expiry: inside the refresh margin
+	clk.Advance(700 * time.Second) // 49 s before expiry: inside the refresh margin
 	e.scanAll(t, from)
-	clk.advance(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	e.scanAll(t, from)
 
 	log := e.endpoints()
@@ -170,7 +154,7 @@ func TestRevokedTokenIsRenewedOnce(t *testing.T) {
 
 	// A token refused even when fresh is an authorization error, not a loop.
 	e.tenant.FailNext(2, http.StatusUnauthorized)
-	_, err := e.client.Scan(context.Background(), from, func([]Activity, Cursor) error { return nil })
+	err := e.client.Scan(t.Context(), from, func(Page) error { return nil })
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
 	}
@@ -178,7 +162,7 @@ func TestRevokedTokenIsRenewedOnce(t *testing.T) {
 
 func TestWrongCredentialsFailClearlyWithoutTheSecret(t *testing.T) {
 	e := newEnv(t, simtenant.Config{}, func(c *Config) { c.ClientSecret = "wrong-" + testClientSecret })
-	_, err := e.client.Scan(context.Background(), Cursor{Modified: time.Now()}, func([]Activity, Cursor) error { return nil })
+	err := e.client.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
 	}
@@ -221,17 +205,17 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 
 	// A Retry-After beyond the caller's deadline fails at once, sending nothing.
 	e.tenant.RateLimitNext(1, 30*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	before := len(e.tenant.Requests())
-	_, err := e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func([]Activity, Cursor) error { return nil })
+	err := e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func(Page) error { return nil })
 	if !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("err = %v, want ErrRateLimited", err)
 	}
 	if n := len(e.tenant.Requests()) - before; n != 1 {
 		t.Fatalf("%d requests sent, want only the one answered 429", n)
 	}
-	_, err = e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func([]Activity, Cursor) error { return nil })
+	err = e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func(Page) error { return nil })
 	if !errors.Is(err, ErrRateLimited) || len(e.tenant.Requests())-before != 1 {
 		t.Fatalf("a request was sent before Retry-After passed (err %v)", err)
 	}
@@ -271,7 +255,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 func TestPersistentFailureReportsTrackingID(t *testing.T) {
 	e := newEnv(t, simtenant.Config{}, func(c *Config) { c.MaxRetries = 2 })
 	e.tenant.FailNext(3, http.StatusInternalServerError)
-	_, err := e.client.Scan(context.Background(), Cursor{Modified: time.Now()}, func([]Activity, Cursor) error { return nil })
+	err := e.client.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
 	var api *APIError
 	if !errors.As(err, &api) || api.StatusCode != http.StatusInternalServerError || len(api.TrackingID) != 32 {
 		t.Fatalf("err = %v, want an APIError 500 with a trackingId", err)
@@ -284,7 +268,7 @@ func TestPersistentFailureReportsTrackingID(t *testing.T) {
 	}
 
 	e.tenant.MalformNext(3)
-	_, err = e.client.Scan(context.Background(), Cursor{Modified: time.Now()}, func([]Activity, Cursor) error { return nil })
+	err = e.client.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
 	var de *DecodeError
 	if !errors.As(err, &de) {
 		t.Fatalf("err = %v, want a DecodeError", err)
@@ -294,15 +278,15 @@ func TestPersistentFailureReportsTrackingID(t *testing.T) {
 func TestGet(t *testing.T) {
 	e := newEnv(t, simtenant.Config{}, nil)
 	ids := e.tenant.BulkRefresh(2)
-	a, err := e.client.Get(context.Background(), ids[0])
+	a, err := e.client.Get(t.Context(), ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	want, _ := e.tenant.Activity(ids[0])
-	if a.ID != ids[0] || a.Type != *want.Type || !a.Modified.Equal(*want.Modified) || len(a.Items) != len(want.Items) || !a.Terminal() {
+	if a.ID != ids[0] || a.Type != *want.Type || !a.Modified.Equal(*want.Modified) || len(a.Items) != len(want.Items) || a.Completed.IsZero() {
 		t.Fatalf("Get = %+v, want %+v", a, want)
 	}
-	_, err = e.client.Get(context.Background(), "0123456789abcdef0123456789abcdef")
+	_, err = e.client.Get(t.Context(), "0123456789abcdef0123456789abcdef")
 	var api *APIError
 	if !errors.Is(err, ErrNotFound) || !errors.As(err, &api) || api.TrackingID == "" {
 		t.Fatalf("err = %v, want ErrNotFound with a trackingId", err)
@@ -318,7 +302,7 @@ func TestEveryActivitiesPath(t *testing.T) {
 			if len(got) != 7 {
 				t.Fatalf("got %d activities, want 7", len(got))
 			}
-			if _, err := e.client.Get(context.Background(), got[0].ID); err != nil {
+			if _, err := e.client.Get(t.Context(), got[0].ID); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -353,7 +337,7 @@ func TestServiceUnavailableRetryAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Scan(context.Background(), Cursor{Modified: time.Now()}, func([]Activity, Cursor) error { return nil }); err != nil {
+	if err := c.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(lists) != 2 || lists[1].Sub(lists[0]) < time.Second {
@@ -368,8 +352,8 @@ func TestFormatTimestamp(t *testing.T) {
 		time.Date(2026, 1, 2, 3, 4, 5, 678_901_000, time.UTC):                        "2026-01-02T03:04:05.678901Z",
 		time.Date(2026, 1, 2, 5, 4, 5, 678_000_000, time.FixedZone("CEST", 2*60*60)): "2026-01-02T03:04:05.678Z",
 	} {
-		if got := FormatTimestamp(in); got != want {
-			t.Errorf("FormatTimestamp(%v) = %s, want %s", in, got, want)
+		if got := formatTimestamp(in); got != want {
+			t.Errorf("formatTimestamp(%v) = %s, want %s", in, got, want)
 		}
 	}
 }

@@ -13,6 +13,9 @@ var (
 	ErrNotFound = errors.New("account activity not found")
 	// ErrUnauthorized: ISC refused the credentials or the token, even fresh.
 	ErrUnauthorized = errors.New("not authorized by ISC")
+	// ErrForbidden: ISC accepted the token but refused the request (HTTP
+	// 403): the token lacks a scope, or its owner a user level.
+	ErrForbidden = errors.New("forbidden by ISC")
 	// ErrRateLimited: ISC kept answering 429 until the retries or the
 	// caller's deadline ran out.
 	ErrRateLimited = errors.New("rate limited by ISC")
@@ -56,7 +59,9 @@ func (e *APIError) Is(target error) bool {
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
 	case ErrUnauthorized:
-		return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
 	case ErrRateLimited:
 		return e.StatusCode == http.StatusTooManyRequests
 	}

@@ -6,9 +6,10 @@ package client
 
 import "time"
 
-// Activity is the part of ISC's AccountActivity schema that the exporter uses.
-// The API's strings are kept verbatim, unknown enum values included; a null or
-// absent string is "" and a null or absent timestamp is the zero time.
+// Activity is the part of ISC's AccountActivity schema that the exporter uses,
+// as ISC said it: the strings verbatim, unknown enum values included; a null
+// or absent string is "" and a null or absent timestamp is the zero time.
+// What the values mean for counting is the collector's business.
 type Activity struct {
 	ID               string
 	Type             string
@@ -30,25 +31,4 @@ type Item struct {
 	ProvisioningStatus string
 	Operation          string
 	SourceID           string
-}
-
-// ISC's ExecutionStatus values that end an activity.
-const (
-	ExecutionCompleted  = "COMPLETED"
-	ExecutionTerminated = "TERMINATED"
-)
-
-// Terminal reports whether the activity has ended: ISC set its completion
-// time, or its execution status is COMPLETED or TERMINATED.
-func (a *Activity) Terminal() bool {
-	return !a.Completed.IsZero() || a.ExecutionStatus == ExecutionCompleted || a.ExecutionStatus == ExecutionTerminated
-}
-
-// CompletionTime is when a terminal activity ended: its completed time, or its
-// last modification where ISC left completed null.
-func (a *Activity) CompletionTime() time.Time {
-	if !a.Completed.IsZero() {
-		return a.Completed
-	}
-	return a.Modified
 }

@@ -18,17 +18,24 @@ type Cursor struct {
 	Offset   int
 }
 
-// PageFunc receives the activities of one page that the scan had not yet
-// delivered, and the cursor from which a later scan may resume once they are
-// applied. The slice and its items are reused after fn returns.
-type PageFunc func(page []Activity, resume Cursor) error
+// Page is what one list request delivered: the activities the scan had not
+// yet delivered, and the cursor from which a later scan may resume once they
+// are applied. The slices are reused after the PageFunc returns.
+type Page struct {
+	Activities []Activity
+	Resume     Cursor
+}
+
+// PageFunc receives each page of a scan, in order.
+type PageFunc func(p Page) error
 
 // maxRescans bounds how often one scan re-reads a stretch in which a record
 // may have been skipped; each rescan is caused by a concurrent change in ISC.
 const maxRescans = 3
 
 // Scan reads every activity modified at or after the cursor, page by page,
-// oldest modification first, and returns the cursor for the next scan.
+// oldest modification first. Each page carries the cursor the next scan
+// resumes from; the last page's is where this scan ended.
 //
 // Plain offset paging would skip records: one modified during the scan moves
 // to the end and shifts the rest under the offset. So pages are keyed on
@@ -40,7 +47,7 @@ const maxRescans = 3
 // a newer `modified`, and the scan then re-reads from that instant. Records
 // may therefore be delivered twice, never with a different `modified` than
 // ISC holds, so callers de-duplicate by id and modified.
-func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) (Cursor, error) {
+func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 	d := c.decoders.Get().(*pageDecoder)
 	defer c.decoders.Put(d)
 
@@ -56,12 +63,12 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) (Cursor, er
 		var err error
 		page, err = c.listPage(ctx, d, cur, page)
 		if err != nil {
-			return cur, err
+			return err
 		}
 		full := len(page) == c.cfg.PageSize
 		next := advance(cur, page)
 		if !sortedByModified(page) {
-			c.logger.Warn("ISC returned a page not sorted by modified; records may be missed", "from", FormatTimestamp(cur.Modified))
+			c.logger.Warn("ISC returned a page not sorted by modified; records may be missed", "from", formatTimestamp(cur.Modified))
 		}
 
 		fresh := 0
@@ -80,7 +87,7 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) (Cursor, er
 			fresh++
 		}
 		if full && fresh == 0 && next.Modified.Equal(cur.Modified) && cur.Offset > 0 {
-			return cur, fmt.Errorf("list account activities: ISC answered offset %d with records already read; it may ignore offset", cur.Offset)
+			return fmt.Errorf("list account activities: ISC answered offset %d with records already read; it may ignore offset", cur.Offset)
 		}
 		if !next.Modified.Equal(cur.Modified) {
 			clear(atCursor)
@@ -99,8 +106,8 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) (Cursor, er
 			// could read the same page forever.
 			resume.Offset = next.Offset
 		}
-		if err := fn(page[:fresh], resume); err != nil {
-			return cur, err
+		if err := fn(Page{Activities: page[:fresh], Resume: resume}); err != nil {
+			return err
 		}
 		if !full {
 			next = resume
@@ -110,9 +117,9 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) (Cursor, er
 			continue
 		}
 		if rescanFrom.IsZero() || rescans >= maxRescans {
-			return cur, nil
+			return nil
 		}
-		c.logger.Debug("records changed while paging; reading again", "from", FormatTimestamp(rescanFrom))
+		c.logger.Debug("records changed while paging; reading again", "from", formatTimestamp(rescanFrom))
 		rescans++
 		cur = Cursor{Modified: rescanFrom}
 		rescanFrom = time.Time{}
@@ -162,13 +169,13 @@ func sortedByModified(page []Activity) bool {
 func (c *Client) listPage(ctx context.Context, d *pageDecoder, cur Cursor, page []Activity) ([]Activity, error) {
 	u := *c.listURL
 	u.RawQuery = listQuery(cur, c.cfg.PageSize)
-	err := c.call(ctx, EndpointList, &u, func(body io.Reader) error {
+	err := c.call(ctx, endpointList, &u, func(body io.Reader) error {
 		var err error
 		page, err = d.decodeList(body, page)
 		return err
 	})
 	if err != nil {
-		return page[:0], fmt.Errorf("list account activities modified since %s: %w", FormatTimestamp(cur.Modified), err)
+		return page[:0], fmt.Errorf("list account activities modified since %s: %w", formatTimestamp(cur.Modified), err)
 	}
 	return page, nil
 }
@@ -178,7 +185,7 @@ func listQuery(cur Cursor, limit int) string {
 	params := []struct{ k, v string }{
 		{"limit", strconv.Itoa(limit)},
 		{"offset", strconv.Itoa(cur.Offset)},
-		{"filters", "modified ge " + FormatTimestamp(cur.Modified)},
+		{"filters", "modified ge " + formatTimestamp(cur.Modified)},
 		{"sorters", "modified"},
 	}
 	var b strings.Builder

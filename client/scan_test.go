@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
@@ -108,9 +109,10 @@ func TestScanRereadsWhenARecordLeavesAnInstantItPagedWithAnOffset(t *testing.T) 
 func TestSteadyStateRequestCount(t *testing.T) {
 	for _, changed := range []int{0, 1, 100, 249, 250, 251, 499, 600} {
 		t.Run(fmt.Sprint(changed), func(t *testing.T) {
-			e := newEnv(t, simtenant.Config{}, nil)
+			clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
+			e := newEnv(t, simtenant.Config{Now: clk.Now}, nil)
 			e.tenant.SeedHistory(700, time.Hour)
-			all, cursor := e.scanAll(t, Cursor{Modified: time.Now().Add(-2 * time.Hour)})
+			all, cursor := e.scanAll(t, Cursor{Modified: clk.Now().Add(-2 * time.Hour)})
 			seen := map[string]bool{}
 			var ids []string
 			for _, a := range all {
@@ -119,7 +121,7 @@ func TestSteadyStateRequestCount(t *testing.T) {
 					ids = append(ids, a.ID)
 				}
 			}
-			time.Sleep(2 * time.Millisecond) // changes land after the cursor's instant
+			clk.Advance(time.Millisecond) // changes land after the cursor's instant
 			for _, id := range ids[:changed] {
 				e.tenant.Modify(id, func(a *simtenant.Activity) {})
 			}
@@ -151,9 +153,9 @@ func TestScanStopsWithItsContext(t *testing.T) {
 	e := newEnv(t, simtenant.Config{}, nil)
 	e.tenant.SeedHistory(600, time.Hour)
 	e.tenant.SlowNext(1, 5*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	_, err := e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func([]Activity, Cursor) error { return nil })
+	err := e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func(Page) error { return nil })
 	if err == nil || ctx.Err() == nil {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}

@@ -63,11 +63,11 @@ func digits(b []byte) (int, bool) {
 	return n, true
 }
 
-// FormatTimestamp writes t the way ISC's filters expect a date-time: UTC,
+// formatTimestamp writes t the way ISC's filters expect a date-time: UTC,
 // unquoted, with milliseconds as ISC's own timestamps have them; a finer time
 // keeps its digits, since truncating it would make the cursor's offset count
 // from an earlier instant than the one it was counted at.
-func FormatTimestamp(t time.Time) string {
+func formatTimestamp(t time.Time) string {
 	if t.Nanosecond()%int(time.Millisecond) != 0 {
 		return t.UTC().Format(time.RFC3339Nano)
 	}

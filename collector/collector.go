@@ -1,9 +1,12 @@
 // Package collector turns ISC's account activities into Prometheus metrics:
-// the counting rule (tracker), the refresh that feeds it (Refresher), the
-// immutable snapshot that scrapes read, and the prometheus.Collector.
+// the counting rule (rule.go), the Refresher that feeds it from ISC and
+// publishes what it counted, and the Collector that serves the last
+// publication to scrapes.
 package collector
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,18 +22,18 @@ const (
 	lSource       = "source_id"
 )
 
-// descs are the metrics read from the snapshot.
+// descs are the metrics a snapshot holds.
 type descs struct {
 	up, lastSuccess, refreshDuration, tracked           *prometheus.Desc
 	activities, items, completed, itemsCompleted        *prometheus.Desc
 	errors, warnings, durations, oldestIncomplete, over *prometheus.Desc
 }
 
-func newDescs() descs {
+func newDescs() *descs {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
 	}
-	return descs{
+	return &descs{
 		up: d("up",
 			"1 if the last refresh from ISC got every answer it asked for, 0 if it failed; the other metrics then keep their last known values."),
 		lastSuccess: d("last_refresh_success_timestamp_seconds",
@@ -69,49 +72,43 @@ func newDescs() descs {
 	}
 }
 
-// Describe implements prometheus.Collector.
-func (r *Refresher) Describe(ch chan<- *prometheus.Desc) {
-	d := r.descs
-	for _, desc := range []*prometheus.Desc{
+func (d *descs) all() []*prometheus.Desc {
+	return []*prometheus.Desc{
 		d.up, d.lastSuccess, d.refreshDuration, d.tracked,
 		d.activities, d.items, d.completed, d.itemsCompleted,
 		d.errors, d.warnings, d.durations, d.oldestIncomplete, d.over,
-	} {
-		ch <- desc
 	}
 }
 
-// Collect implements prometheus.Collector. It only reads the current
-// snapshot; refreshing is the Refresher's work, never a scrape's.
-func (r *Refresher) Collect(ch chan<- prometheus.Metric) {
-	s := r.current.Load()
-	d := r.descs
-	up := 0.0
-	if s.up {
-		up = 1
+// Collector is the prometheus.Collector of the activity metrics. It holds
+// only the last published snapshot, whose metrics were built when it was
+// published: a scrape sends them as they are, never waits for a refresh and
+// takes no lock.
+type Collector struct {
+	descs   *descs
+	current atomic.Pointer[snapshot]
+}
+
+func newCollector(d *descs) *Collector {
+	c := &Collector{descs: d}
+	c.current.Store(&snapshot{})
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs.all() {
+		ch <- d
 	}
-	ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, up)
-	if !s.lastSuccess.IsZero() {
-		ch <- prometheus.MustNewConstMetric(d.lastSuccess, prometheus.GaugeValue, float64(s.lastSuccess.UnixMilli())/1000)
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.current.Load()
+	for _, m := range s.status {
+		ch <- m
 	}
-	if s.refreshed {
-		ch <- prometheus.MustNewConstMetric(d.refreshDuration, prometheus.GaugeValue, s.refreshDuration.Seconds())
-	}
-	ch <- prometheus.MustNewConstMetric(d.tracked, prometheus.GaugeValue, float64(s.tracked))
-	emit := func(desc *prometheus.Desc, vt prometheus.ValueType, samples []sample) {
-		for _, m := range samples {
-			ch <- prometheus.MustNewConstMetric(desc, vt, m.value, m.labels...)
-		}
-	}
-	emit(d.activities, prometheus.GaugeValue, s.activities)
-	emit(d.items, prometheus.GaugeValue, s.items)
-	emit(d.completed, prometheus.CounterValue, s.completed)
-	emit(d.itemsCompleted, prometheus.CounterValue, s.itemsCompleted)
-	emit(d.errors, prometheus.CounterValue, s.errors)
-	emit(d.warnings, prometheus.CounterValue, s.warnings)
-	emit(d.oldestIncomplete, prometheus.GaugeValue, s.oldest)
-	emit(d.over, prometheus.CounterValue, s.overflow)
-	for _, h := range s.durations {
-		ch <- prometheus.MustNewConstHistogram(d.durations, h.count, h.sum, h.buckets, h.labels...)
+	for _, m := range s.data {
+		ch <- m
 	}
 }

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"context"
 	"log/slog"
 	"math"
 	"net/http"
@@ -55,7 +54,7 @@ func newStack(t *testing.T, tc simtenant.Config, cc client.Config, opts Options)
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := NewRefresher(isc, opts)
-	reg.MustRegister(r)
+	reg.MustRegister(r.Collector())
 	return &stack{tenant: tenant, refresher: r, registry: reg}
 }
 
@@ -131,7 +130,7 @@ func TestCountersEqualGroundTruth(t *testing.T) {
 			HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}},
 		Options{Lookback: lookback})
 	s.tenant.SeedHistory(2000, 20*time.Hour)
-	ctx := context.Background()
+	ctx := t.Context()
 	// The tenant keeps working while the first pass pages through it:
 	// what completes then counts, whichever page it lands on.
 	mark := s.tenant.Mark()
@@ -255,10 +254,4 @@ func TestCountersEqualGroundTruth(t *testing.T) {
 			t.Errorf("sailpoint_api_requests_total{%s} is missing: the faults were not all exercised", k)
 		}
 	}
-}
-
-func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	return ctx, cancel
 }

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,17 +17,23 @@ const defaultScrapeTimeout = 10 * time.Second
 const minRefreshBudget = 100 * time.Millisecond
 
 // RefreshOnScrape wraps the metrics handler for the mode without background
-// refresh: each scrape first refreshes incrementally, within the timeout the
-// scraper announces in X-Prometheus-Scrape-Timeout-Seconds minus offset, so
-// that the answer arrives in time even when ISC is slow or down.
-func (r *Refresher) RefreshOnScrape(next http.Handler, offset time.Duration) http.Handler {
+// refresh: each scrape first calls refresh within the timeout the scraper
+// announces in X-Prometheus-Scrape-Timeout-Seconds minus offset, so that the
+// answer arrives in time even when ISC is slow or down. A refresh's failure
+// shows as sailpoint_up 0 and is logged by the refresh itself.
+func RefreshOnScrape(refresh func(context.Context) error, next http.Handler, offset time.Duration, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		timeout := defaultScrapeTimeout
-		if v, err := strconv.ParseFloat(req.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64); err == nil && v > 0 {
-			timeout = time.Duration(v * float64(time.Second))
+		if h := req.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); h != "" {
+			v, err := strconv.ParseFloat(h, 64)
+			if err == nil && v > 0 {
+				timeout = time.Duration(v * float64(time.Second))
+			} else {
+				logger.Debug("ignoring a malformed X-Prometheus-Scrape-Timeout-Seconds header", "value", h, "assumed", timeout)
+			}
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), max(timeout-offset, minRefreshBudget))
-		_ = r.Refresh(ctx) // a failure shows as sailpoint_up 0 and is logged
+		_ = refresh(ctx)
 		cancel()
 		next.ServeHTTP(w, req)
 	})

@@ -1,9 +1,14 @@
 package collector
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,9 +21,9 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
-// scrape serves one scrape through RefreshOnScrape and parses the answer.
-func scrape(t *testing.T, h http.Handler, timeout string) map[string]float64 {
-	t.Helper()
+// scrape serves one scrape and parses the answer into the values of the
+// series without labels.
+func scrape(h http.Handler, timeout string) (map[string]float64, error) {
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	if timeout != "" {
 		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
@@ -26,17 +31,25 @@ func scrape(t *testing.T, h http.Handler, timeout string) map[string]float64 {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		return nil, errors.New(rec.Result().Status + ": " + rec.Body.String())
 	}
-	return parse(t, rec.Body)
+	return parse(rec.Body)
 }
 
-func parse(t *testing.T, r io.Reader) map[string]float64 {
+func mustScrape(t *testing.T, h http.Handler, timeout string) map[string]float64 {
 	t.Helper()
+	got, err := scrape(h, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func parse(r io.Reader) (map[string]float64, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := parser.TextToMetricFamilies(r)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := map[string]float64{}
 	for name, mf := range mfs {
@@ -46,33 +59,79 @@ func parse(t *testing.T, r io.Reader) map[string]float64 {
 			}
 		}
 	}
-	return out
+	return out, nil
+}
+
+// onScrape is the handler of the refresh-on-scrape mode over s.
+func (s *stack) onScrape(logger *slog.Logger) http.Handler {
+	return RefreshOnScrape(s.refresher.Refresh, promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}), 500*time.Millisecond, logger)
+}
+
+// joiners is how many callers wait for the refresh in flight.
+func (r *Refresher) joiners() int {
+	r.flight.Lock()
+	defer r.flight.Unlock()
+	if r.inFlight == nil {
+		return 0
+	}
+	return r.inFlight.joiners
 }
 
 func TestRefreshOnScrape(t *testing.T) {
 	s := newStack(t, simtenant.Config{Seed: 3, RateLimit: -1}, client.Config{}, Options{})
 	s.tenant.SeedHistory(300, time.Hour)
-	h := s.refresher.RefreshOnScrape(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}), 500*time.Millisecond)
+	h := s.onScrape(nil)
 
-	got := scrape(t, h, "5")
+	got := mustScrape(t, h, "5")
 	if got["sailpoint_up"] != 1 || got["sailpoint_tracked_activities"] != 300 {
 		t.Fatalf("first scrape: up %v, tracked %v; want 1 and 300 (primed on scrape)", got["sailpoint_up"], got["sailpoint_tracked_activities"])
 	}
 
-	// Concurrent scrapes share one refresh: while the first waits on a slow
-	// ISC, the others wait for it instead of sending requests of their own.
+	// Concurrent scrapes share one refresh: the tenant holds the first
+	// scrape's list request until the four others wait for that refresh.
 	for range 3 {
 		s.tenant.Step()
 	}
-	s.tenant.SlowNext(1, 300*time.Millisecond)
+	s.tenant.OnList(func(int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for s.refresher.joiners() < 4 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	})
 	before := len(s.tenant.Requests())
-	var wg sync.WaitGroup
+	errs := make(chan error, 5)
 	for range 5 {
-		wg.Go(func() { scrape(t, h, "5") })
+		go func() { _, err := scrape(h, "5"); errs <- err }()
 	}
-	wg.Wait()
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 	if n := len(s.tenant.Requests()) - before; n != 1 {
 		t.Fatalf("5 concurrent scrapes sent %d requests, want the 1 of a shared refresh", n)
+	}
+}
+
+// A malformed scrape timeout header is said at debug level, and the default
+// timeout applies.
+func TestMalformedScrapeTimeoutIsLogged(t *testing.T) {
+	s := newStack(t, simtenant.Config{Seed: 3, RateLimit: -1}, client.Config{}, Options{})
+	var logs bytes.Buffer
+	h := s.onScrape(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	for _, v := range []string{"abc", "-1", "0"} {
+		logs.Reset()
+		if got := mustScrape(t, h, v); got["sailpoint_up"] != 1 {
+			t.Fatalf("header %q: up %v, want 1 with the default timeout", v, got["sailpoint_up"])
+		}
+		if line := logs.String(); !strings.Contains(line, "level=DEBUG") || !strings.Contains(line, "malformed X-Prometheus-Scrape-Timeout-Seconds") || !strings.Contains(line, "value="+v) {
+			t.Fatalf("header %q logged %q", v, line)
+		}
+	}
+	logs.Reset()
+	mustScrape(t, h, "5")
+	if logs.Len() != 0 {
+		t.Fatalf("a well-formed header logged %q", logs.String())
 	}
 }
 
@@ -81,14 +140,14 @@ func TestRefreshOnScrape(t *testing.T) {
 func TestScrapeWhenISCFails(t *testing.T) {
 	s := newStack(t, simtenant.Config{Seed: 4, RateLimit: -1}, client.Config{MaxRetries: 1}, Options{})
 	s.tenant.SeedHistory(50, time.Hour)
-	h := s.refresher.RefreshOnScrape(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}), 500*time.Millisecond)
-	first := scrape(t, h, "")
+	h := s.onScrape(nil)
+	first := mustScrape(t, h, "")
 	if first["sailpoint_up"] != 1 {
 		t.Fatalf("up = %v before the failure", first["sailpoint_up"])
 	}
 
 	s.tenant.SlowNext(1, 10*time.Second)
-	slow := scrape(t, h, "1") // 1 s minus the 0.5 s offset
+	slow := mustScrape(t, h, "1") // 1 s minus the 0.5 s offset
 	if slow["sailpoint_up"] != 0 || slow["sailpoint_tracked_activities"] != 50 {
 		t.Fatalf("slow ISC: up %v tracked %v, want 0 and the 50 known", slow["sailpoint_up"], slow["sailpoint_tracked_activities"])
 	}
@@ -97,35 +156,96 @@ func TestScrapeWhenISCFails(t *testing.T) {
 	}
 
 	s.tenant.FailNext(5, http.StatusServiceUnavailable)
-	if down := scrape(t, h, "2"); down["sailpoint_up"] != 0 || down["sailpoint_tracked_activities"] != 50 {
+	if down := mustScrape(t, h, "2"); down["sailpoint_up"] != 0 || down["sailpoint_tracked_activities"] != 50 {
 		t.Fatalf("ISC failing: up %v tracked %v, want 0 and 50", down["sailpoint_up"], down["sailpoint_tracked_activities"])
 	}
 	_ = s.tenant.Close()
-	if gone := scrape(t, h, "2"); gone["sailpoint_up"] != 0 || gone["sailpoint_tracked_activities"] != 50 {
+	if gone := mustScrape(t, h, "2"); gone["sailpoint_up"] != 0 || gone["sailpoint_tracked_activities"] != 50 {
 		t.Fatalf("ISC unreachable: up %v tracked %v, want 0 and 50", gone["sailpoint_up"], gone["sailpoint_tracked_activities"])
+	}
+}
+
+// waitUntil polls cond every few milliseconds for at most d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
 func TestRunRefreshesInTheBackground(t *testing.T) {
 	s := newStack(t, simtenant.Config{Seed: 5, RateLimit: -1}, client.Config{}, Options{})
 	s.tenant.SeedHistory(20, time.Hour)
-	ctx, cancel := contextWithCancel(t)
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { s.refresher.Run(ctx, 20*time.Millisecond, time.Minute); close(done) }()
-	for s.refresher.current.Load().tracked != 20 {
-		time.Sleep(5 * time.Millisecond)
+	go func() { s.refresher.Run(ctx, 20*time.Millisecond); close(done) }()
+	tracked := func(n int) func() bool {
+		return func() bool { return s.refresher.collector.current.Load().tracked == n }
 	}
+	waitUntil(t, 10*time.Second, "the first refresh", tracked(20))
 	ids := s.tenant.BulkRefresh(3)
-	for s.refresher.current.Load().tracked != 23 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, "the bulk refresh to be read", tracked(23))
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
 	got := s.gather(t)
-	if v := value(got["sailpoint_account_activities_completed_total"][key("completion_status", "SUCCESS", "execution_status", "COMPLETED", "type", "Identity Refresh")]); v+value(got["sailpoint_account_activities_completed_total"][key("completion_status", "FAILURE", "execution_status", "COMPLETED", "type", "Identity Refresh")]) != float64(len(ids)) {
-		t.Fatalf("background refresh counted %v bulk completions, want %d", v, len(ids))
+	completed := got["sailpoint_account_activities_completed_total"]
+	n := value(completed[key("completion_status", "SUCCESS", "execution_status", "COMPLETED", "type", "Identity Refresh")]) +
+		value(completed[key("completion_status", "FAILURE", "execution_status", "COMPLETED", "type", "Identity Refresh")])
+	if n != float64(len(ids)) {
+		t.Fatalf("background refresh counted %v bulk completions, want %d", n, len(ids))
 	}
 	if _, ok := got["sailpoint_refresh_duration_seconds"][""]; !ok {
 		t.Fatal("no refresh duration after background refreshes")
+	}
+}
+
+// A refresh after a failed one publishes its progress with sailpoint_up
+// still 0: only a finished refresh decides up.
+func TestProgressKeepsThePreviousUp(t *testing.T) {
+	s := newStack(t, simtenant.Config{Seed: 6, RateLimit: -1}, client.Config{MaxRetries: -1, PageSize: 10}, Options{PublishEvery: time.Nanosecond})
+	s.tenant.SeedHistory(100, time.Hour)
+	s.tenant.FailNext(1, http.StatusBadGateway)
+	if err := s.refresher.Refresh(t.Context()); err == nil {
+		t.Fatal("the first refresh should fail")
+	}
+	if up := s.refresher.collector.current.Load().refresh.up; up {
+		t.Fatal("up after a failed refresh")
+	}
+	// During the next refresh, each page publishes: up must stay 0 until
+	// the refresh has ended.
+	var (
+		mu     sync.Mutex
+		during []bool
+	)
+	s.tenant.OnList(func(n int) {
+		if n > 1 {
+			mu.Lock()
+			defer mu.Unlock()
+			during = append(during, s.refresher.collector.current.Load().refresh.up)
+		}
+	})
+	if err := s.refresher.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(during) < 5 {
+		t.Fatalf("only %d progress publications seen; the test proves little", len(during))
+	}
+	for i, up := range during {
+		if up {
+			t.Fatalf("progress publication %d said up 1 before the refresh ended", i)
+		}
+	}
+	if !s.refresher.collector.current.Load().refresh.up {
+		t.Fatal("up 0 after a successful refresh")
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // Source is where activities come from: the ISC client, in production.
 type Source interface {
-	Scan(ctx context.Context, from client.Cursor, fn client.PageFunc) (client.Cursor, error)
+	Scan(ctx context.Context, from client.Cursor, fn client.PageFunc) error
 }
 
 // Options configure a Refresher.
@@ -29,31 +29,38 @@ type Options struct {
 	Now          func() time.Time
 }
 
-// Refresher keeps the tracker up to date with ISC and publishes snapshots.
-// It is the prometheus.Collector of the activity metrics.
+// Refresher keeps the counting rule's tracker up to date with ISC and
+// publishes what it counted to its Collector.
+//
+// It runs one refresh at a time (Refresh shares a refresh in flight with
+// every caller that arrives meanwhile), and only a refresh touches the
+// tracker and the fields below it, so they need no lock: scrapes never see
+// them, only the immutable snapshots a refresh publishes.
 type Refresher struct {
-	source Source
-	opts   Options
-	logger *slog.Logger
-	now    func() time.Time
-	descs  descs
-
-	current atomic.Pointer[snapshot]
+	source    Source
+	opts      Options
+	logger    *slog.Logger
+	now       func() time.Time
+	descs     *descs
+	collector *Collector
+	ready     atomic.Bool
 
 	flight   sync.Mutex
 	inFlight *refreshCall // the refresh that concurrent callers share
 
-	mu          sync.Mutex // guards what follows, held while a page is applied
-	tracker     *tracker
-	cursor      client.Cursor
-	started     bool
-	primed      bool // a pass has read the whole lookback window
-	lastSuccess time.Time
+	// Owned by the refresh in flight.
+	tracker  *tracker
+	cursor   client.Cursor
+	started  bool
+	primed   bool // a pass has read the whole lookback window
+	status   refreshStatus
+	failures failureLog
 }
 
 type refreshCall struct {
-	done chan struct{}
-	err  error
+	done    chan struct{}
+	err     error
+	joiners int // callers waiting for this refresh; guarded by flight
 }
 
 // NewRefresher returns a Refresher that reads from source. Nothing is read
@@ -77,17 +84,24 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Refresher{
-		source:  source,
-		opts:    opts,
-		logger:  opts.Logger,
-		now:     opts.Now,
-		descs:   newDescs(),
-		tracker: newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.Now),
+	d := newDescs()
+	return &Refresher{
+		source:    source,
+		opts:      opts,
+		logger:    opts.Logger,
+		now:       opts.Now,
+		descs:     d,
+		collector: newCollector(d),
+		tracker:   newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.Now),
 	}
-	r.current.Store(&snapshot{buckets: durationBuckets()})
-	return r
 }
+
+// Collector is what to register with Prometheus.
+func (r *Refresher) Collector() *Collector { return r.collector }
+
+// Ready reports whether a first refresh has ended, successfully or not: from
+// then on the metrics say what the exporter knows, sailpoint_up included.
+func (r *Refresher) Ready() bool { return r.ready.Load() }
 
 // Refresh reads what changed in ISC since the last refresh, applies it and
 // publishes a new snapshot. A caller arriving while a refresh runs waits for
@@ -96,6 +110,7 @@ func NewRefresher(source Source, opts Options) *Refresher {
 func (r *Refresher) Refresh(ctx context.Context) error {
 	r.flight.Lock()
 	if call := r.inFlight; call != nil {
+		call.joiners++
 		r.flight.Unlock()
 		select {
 		case <-call.done:
@@ -119,56 +134,54 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 
 func (r *Refresher) refresh(ctx context.Context) error {
 	start := r.now()
-	r.mu.Lock()
 	if !r.started {
 		// Priming reads the whole lookback window.
 		r.started = true
 		r.cursor = client.Cursor{Modified: start.Add(-r.opts.Lookback).Truncate(time.Millisecond)}
 		r.tracker.startCounting(start)
 	}
-	from := r.cursor
-	r.mu.Unlock()
 
 	pages, unidentified := 0, 0
 	lastPublish := start
-	_, err := r.source.Scan(ctx, from, func(page []client.Activity, resume client.Cursor) error {
-		r.mu.Lock()
-		for i := range page {
-			if page[i].ID == "" {
+	err := r.source.Scan(ctx, r.cursor, func(p client.Page) error {
+		for i := range p.Activities {
+			if p.Activities[i].ID == "" {
 				unidentified++
 			}
-			r.tracker.apply(&page[i])
+			r.tracker.apply(&p.Activities[i])
 		}
-		r.cursor = resume
-		r.mu.Unlock()
+		r.cursor = p.Resume
 		pages++
 		if now := r.now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
+			// Progress of a long refresh: what it read so far, with the
+			// previous refresh's up, since only a finished refresh decides it.
 			lastPublish = now
-			r.publish(true, start, false)
+			r.publish()
 		}
 		return nil
 	})
-
 	if unidentified > 0 {
 		r.logger.Warn("ISC sent activities without an id; they are left out", "count", unidentified)
 	}
+
 	// Our own deadline cutting a refresh that made progress is not a failure
 	// of ISC: the next refresh goes on from the cursor.
 	cut := err != nil && ctx.Err() != nil && pages > 0
-	up := err == nil || cut
-	r.mu.Lock()
-	if err == nil && !r.primed {
-		r.primed = true
-		r.logger.Info("primed from ISC", "activities", r.tracker.entries.len(), "took", r.now().Sub(start).Round(time.Millisecond))
-	}
+	r.status.up = err == nil || cut
+	r.status.refreshed, r.status.duration = true, r.now().Sub(start)
 	if err == nil {
-		r.lastSuccess = r.now()
+		r.status.lastSuccess = r.now()
+		if !r.primed {
+			r.primed = true
+			r.logger.Info("primed from ISC", "activities", r.tracker.entries.len(), "took", r.status.duration.Round(time.Millisecond))
+		}
 	}
-	r.mu.Unlock()
-	r.publish(up, start, true)
+	r.publish()
+	r.ready.Store(true)
 
 	switch {
 	case err == nil:
+		r.failures.succeeded(r.logger, r.now())
 		return nil
 	case cut:
 		r.logger.Debug("refresh cut short by its deadline; it goes on at the next one", "pages", pages)
@@ -176,30 +189,27 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	case errors.Is(err, context.Canceled):
 		return err
 	}
-	r.logger.Error("refresh from ISC failed", "err", err)
+	r.failures.failed(r.logger, r.now(), err)
 	return err
 }
 
-// publish sweeps the tracker and swaps in a new snapshot.
-func (r *Refresher) publish(up bool, start time.Time, ended bool) {
-	r.mu.Lock()
+// publish sweeps the tracker and swaps in a new snapshot built from it.
+func (r *Refresher) publish() {
 	r.tracker.sweep()
-	s := r.tracker.snapshot()
-	s.lastSuccess = r.lastSuccess
-	r.mu.Unlock()
-	s.up = up
-	prev := r.current.Load()
-	s.refreshed, s.refreshDuration = prev.refreshed, prev.refreshDuration
-	if ended {
-		s.refreshed, s.refreshDuration = true, r.now().Sub(start)
-	}
-	r.current.Store(s)
+	r.collector.current.Store(&snapshot{
+		refresh: r.status,
+		tracked: r.tracker.entries.len(),
+		status:  r.status.metrics(r.descs),
+		data:    r.tracker.metrics(r.descs),
+	})
 }
 
 // Run refreshes now and then every interval until ctx ends. A refresh still
 // running when the next is due makes that one skip. Each refresh may take up
-// to timeout; what it read by then is kept.
-func (r *Refresher) Run(ctx context.Context, interval, timeout time.Duration) {
+// to five intervals, and at least five minutes (a first pass over a large
+// tenant at ISC's rate limit takes a while); what it read by then is kept.
+func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
+	timeout := max(5*interval, 5*time.Minute)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {

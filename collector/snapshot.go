@@ -4,29 +4,43 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// snapshot is what one scrape reports: the tracker's aggregates with label
-// values resolved, built after a refresh and never changed afterwards, so
-// scrapes read it without locks and its size follows the number of series,
-// not of activities.
+// snapshot is what scrapes report: metrics built once, when the snapshot is
+// published, and never changed afterwards. Its size follows the number of
+// series, not of activities.
 type snapshot struct {
-	up              bool
-	lastSuccess     time.Time // zero before the first successful refresh
-	refreshDuration time.Duration
-	refreshed       bool // a refresh has ended, successfully or not
-	tracked         int
+	refresh refreshStatus
+	tracked int
+	// status are the few metrics that describe the refreshes, data the
+	// tracker's aggregates.
+	status []prometheus.Metric
+	data   []prometheus.Metric
+}
 
-	activities     []sample
-	items          []sample
-	completed      []sample
-	itemsCompleted []sample
-	errors         []sample
-	warnings       []sample
-	oldest         []sample
-	overflow       []sample
-	durations      []histogramSample
-	buckets        []float64
+// refreshStatus is how the refreshes have gone.
+type refreshStatus struct {
+	up          bool
+	lastSuccess time.Time // zero before the first successful refresh
+	duration    time.Duration
+	refreshed   bool // a refresh has ended, successfully or not
+}
+
+func (st refreshStatus) metrics(d *descs) []prometheus.Metric {
+	up := 0.0
+	if st.up {
+		up = 1
+	}
+	out := []prometheus.Metric{prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, up)}
+	if !st.lastSuccess.IsZero() {
+		out = append(out, prometheus.MustNewConstMetric(d.lastSuccess, prometheus.GaugeValue, float64(st.lastSuccess.UnixMilli())/1000))
+	}
+	if st.refreshed {
+		out = append(out, prometheus.MustNewConstMetric(d.refreshDuration, prometheus.GaugeValue, st.duration.Seconds()))
+	}
+	return out
 }
 
 type sample struct {
@@ -34,55 +48,70 @@ type sample struct {
 	value  float64
 }
 
-type histogramSample struct {
-	labels  []string
-	count   uint64
-	sum     float64
-	buckets map[float64]uint64 // cumulative, as Prometheus wants them
-}
-
-// snapshot resolves the tracker's aggregates into a new snapshot.
-func (t *tracker) snapshot() *snapshot {
+// metrics builds the tracker's aggregates as const metrics.
+func (t *tracker) metrics(d *descs) []prometheus.Metric {
 	l := t.labels
-	s := &snapshot{tracked: t.entries.len(), buckets: t.buckets}
+	var activities, items, completed, itemsCompleted, errs, warnings, oldest, overflow []sample
 	for k, v := range t.activities {
-		s.activities = append(s.activities, sample{[]string{l.typ.name(k[0]), l.completion.name(k[1]), l.execution.name(k[2])}, float64(v)})
+		activities = append(activities, sample{[]string{l.typ.name(k[0]), l.completion.name(k[1]), l.execution.name(k[2])}, float64(v)})
 	}
 	for k, v := range t.items {
-		s.items = append(s.items, sample{[]string{l.typ.name(k[0]), l.provisioning.name(k[1]), l.operation.name(k[2])}, float64(v)})
+		items = append(items, sample{[]string{l.typ.name(k[0]), l.provisioning.name(k[1]), l.operation.name(k[2])}, float64(v)})
 	}
 	for k, v := range t.completed {
-		s.completed = append(s.completed, sample{[]string{l.typ.name(k[0]), l.completion.name(k[1]), l.execution.name(k[2])}, float64(v)})
+		completed = append(completed, sample{[]string{l.typ.name(k[0]), l.completion.name(k[1]), l.execution.name(k[2])}, float64(v)})
 	}
 	for k, v := range t.itemsCompleted {
-		s.itemsCompleted = append(s.itemsCompleted, sample{[]string{l.typ.name(k[0]), l.provisioning.name(k[1]), l.operation.name(k[2]), l.source.name(k[3])}, float64(v)})
+		itemsCompleted = append(itemsCompleted, sample{[]string{l.typ.name(k[0]), l.provisioning.name(k[1]), l.operation.name(k[2]), l.source.name(k[3])}, float64(v)})
 	}
 	for k, v := range t.errors {
-		s.errors = append(s.errors, sample{[]string{l.typ.name(k)}, float64(v)})
+		errs = append(errs, sample{[]string{l.typ.name(k)}, float64(v)})
 	}
 	for k, v := range t.warnings {
-		s.warnings = append(s.warnings, sample{[]string{l.typ.name(k)}, float64(v)})
+		warnings = append(warnings, sample{[]string{l.typ.name(k)}, float64(v)})
 	}
 	for k, v := range t.oldest {
-		s.oldest = append(s.oldest, sample{[]string{l.typ.name(k)}, float64(v) / 1000})
+		oldest = append(oldest, sample{[]string{l.typ.name(k)}, float64(v) / 1000})
 	}
 	for k, v := range t.overflow {
-		s.overflow = append(s.overflow, sample{[]string{k}, float64(v)})
+		overflow = append(overflow, sample{[]string{k}, float64(v)})
 	}
+
+	out := []prometheus.Metric{prometheus.MustNewConstMetric(d.tracked, prometheus.GaugeValue, float64(t.entries.len()))}
+	emit := func(desc *prometheus.Desc, vt prometheus.ValueType, samples []sample, names ...string) {
+		sortSamples(samples, names...)
+		for _, s := range samples {
+			out = append(out, prometheus.MustNewConstMetric(desc, vt, s.value, s.labels...))
+		}
+	}
+	emit(d.activities, prometheus.GaugeValue, activities, lType, lCompletion, lExecution)
+	emit(d.items, prometheus.GaugeValue, items, lType, lProvisioning, lOperation)
+	emit(d.completed, prometheus.CounterValue, completed, lType, lCompletion, lExecution)
+	emit(d.itemsCompleted, prometheus.CounterValue, itemsCompleted, lType, lProvisioning, lOperation, lSource)
+	emit(d.errors, prometheus.CounterValue, errs, lType)
+	emit(d.warnings, prometheus.CounterValue, warnings, lType)
+	emit(d.oldestIncomplete, prometheus.GaugeValue, oldest, lType)
+	emit(d.over, prometheus.CounterValue, overflow, "label")
+
+	type histogram struct {
+		labels []string
+		h      *durationHistogram
+	}
+	var hs []histogram
 	for k, h := range t.durations {
+		hs = append(hs, histogram{[]string{l.typ.name(k[0]), l.completion.name(k[1])}, h})
+	}
+	slices.SortFunc(hs, func(a, b histogram) int { return slices.Compare(a.labels, b.labels) })
+	for _, h := range hs {
 		cumulative := make(map[float64]uint64, len(t.buckets))
 		var running uint64
 		for i, le := range t.buckets {
-			running += h.buckets[i]
+			running += h.h.buckets[i]
 			cumulative[le] = running
 		}
-		s.durations = append(s.durations, histogramSample{[]string{l.typ.name(k[0]), l.completion.name(k[1])}, h.count, h.sum, cumulative})
+		out = append(out, prometheus.MustNewConstHistogram(d.durations, h.h.count, h.h.sum, cumulative, h.labels...))
 	}
-	sortSamples(s.activities, lType, lCompletion, lExecution)
-	sortSamples(s.items, lType, lProvisioning, lOperation)
-	sortSamples(s.completed, lType, lCompletion, lExecution)
-	sortSamples(s.itemsCompleted, lType, lProvisioning, lOperation, lSource)
-	return s
+	return out
 }
 
 // sortSamples puts samples in the order the registry sorts them in on every

@@ -7,6 +7,7 @@ package dashboards
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/contract"
 )
 
 // wantUIDs are the dashboards we ship, by file, with their uids. A uid is
@@ -26,33 +29,35 @@ var wantUIDs = map[string]string{
 	"exporter-health.json":    "sailpoint-exporter-health",
 }
 
-// metricKinds is the exporter's metric contract plus the standard metrics
-// that the dashboards use. A name not listed here is a typo.
-var metricKinds = map[string]string{
-	"up":                               "gauge",
-	"sailpoint_up":                     "gauge",
-	"sailpoint_account_activities":     "gauge",
-	"sailpoint_account_activity_items": "gauge",
-	"sailpoint_account_activity_oldest_incomplete_created_timestamp_seconds": "gauge",
-	"sailpoint_last_refresh_success_timestamp_seconds":                       "gauge",
-	"sailpoint_refresh_duration_seconds":                                     "gauge",
-	"sailpoint_tracked_activities":                                           "gauge",
-	"sailpoint_exporter_build_info":                                          "gauge",
-	"process_resident_memory_bytes":                                          "gauge",
-	"sailpoint_account_activities_completed_total":                           "counter",
-	"sailpoint_account_activity_items_completed_total":                       "counter",
-	"sailpoint_account_activity_errors_total":                                "counter",
-	"sailpoint_account_activity_warnings_total":                              "counter",
-	"sailpoint_api_requests_total":                                           "counter",
-	"sailpoint_label_overflow_total":                                         "counter",
-	"process_cpu_seconds_total":                                              "counter",
-	"sailpoint_account_activity_duration_seconds_bucket":                     "counter",
-	"sailpoint_account_activity_duration_seconds_sum":                        "counter",
-	"sailpoint_account_activity_duration_seconds_count":                      "counter",
-	"sailpoint_api_request_duration_seconds_bucket":                          "counter",
-	"sailpoint_api_request_duration_seconds_sum":                             "counter",
-	"sailpoint_api_request_duration_seconds_count":                           "counter",
+// standardKinds are the metrics not of the exporter's own that the
+// dashboards use: Prometheus' up and client_golang's process metrics.
+var standardKinds = map[string]string{
+	"up":                            "gauge",
+	"process_resident_memory_bytes": "gauge",
+	"process_cpu_seconds_total":     "counter",
 }
+
+// metricKinds is every metric a dashboard may use, with its kind: the
+// standard ones and the exporter's contract, as README.md's metrics table
+// states it (which TestREADMEMetricsTableIsTheContract holds the exporter
+// to). A histogram's series are counters. A name not listed is a typo.
+var metricKinds = func() map[string]string {
+	table, err := contract.FromREADME("../README.md")
+	if err != nil {
+		panic(err)
+	}
+	kinds := maps.Clone(standardKinds)
+	for _, m := range table {
+		if m.Type == "histogram" {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				kinds[m.Name+suffix] = "counter"
+			}
+			continue
+		}
+		kinds[m.Name] = m.Type
+	}
+	return kinds
+}()
 
 // shipped is one dashboard file, parsed by the SDK.
 type shipped struct {

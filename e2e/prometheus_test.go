@@ -76,13 +76,13 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		t.Fatalf("go build of the exporter: %v\n%s", err, out)
 	}
 	exporterAddr := freeAddr(ctx, t)
-	startProcess(ctx, t, "exporter", filepath.Join(tmp, "exporter.log"), exporterBin,
+	exporterAlive := startProcess(ctx, t, "exporter", filepath.Join(tmp, "exporter.log"), exporterBin,
 		"--demo",
 		"--web.listen-address="+exporterAddr,
 		"--activities.refresh-interval=5s",
 	)
 	metricsURL := "http://" + exporterAddr + "/metrics"
-	body := waitFor(ctx, t, "the exporter to serve sailpoint_up 1", func() (string, error) {
+	body := waitFor(exporterAlive, t, "the exporter to serve sailpoint_up 1", func() (string, error) {
 		b, err := httpGet(ctx, metricsURL)
 		if err != nil {
 			return "", err
@@ -119,13 +119,13 @@ scrape_configs:
       - targets: [%q]
 `, rulesCopy, jobName, exporterAddr))
 	promAddr := freeAddr(ctx, t)
-	startProcess(ctx, t, "prometheus", filepath.Join(tmp, "prometheus.log"), prometheusBin,
+	promAlive := startProcess(ctx, t, "prometheus", filepath.Join(tmp, "prometheus.log"), prometheusBin,
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(tmp, "data"),
 		"--web.listen-address="+promAddr,
 	)
 	prom := &promAPI{base: "http://" + promAddr}
-	waitFor(ctx, t, "Prometheus to be ready", func() (struct{}, error) {
+	waitFor(promAlive, t, "Prometheus to be ready", func() (struct{}, error) {
 		_, err := httpGet(ctx, prom.base+"/-/ready")
 		return struct{}{}, err
 	})
@@ -542,7 +542,7 @@ func waitFor[T any](ctx context.Context, t *testing.T, what string, try func() (
 			return v
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("gave up after %s waiting for %s: %v", time.Since(start).Round(time.Second), what, err)
+			t.Fatalf("gave up after %s waiting for %s (%v): %v", time.Since(start).Round(time.Second), what, context.Cause(ctx), err)
 		}
 		sleep(ctx, time.Second)
 	}
@@ -556,8 +556,10 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // startProcess starts a long-running binary with its output in logFile, and
-// stops it, by its PID, when the test ends. A failed test shows the log.
-func startProcess(ctx context.Context, t *testing.T, name, logFile, bin string, args ...string) {
+// stops it, by its PID, when the test ends. A failed test shows the log. The
+// context it returns ends when the process exits, so that nothing waits for
+// a process that is gone.
+func startProcess(ctx context.Context, t *testing.T, name, logFile, bin string, args ...string) context.Context {
 	t.Helper()
 	log, err := os.Create(logFile)
 	if err != nil {
@@ -570,9 +572,16 @@ func startProcess(ctx context.Context, t *testing.T, name, logFile, bin string, 
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	t.Logf("started %s, pid %d: %s %s", name, cmd.Process.Pid, bin, strings.Join(args, " "))
+	alive, exited := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		exited(fmt.Errorf("%s exited: %v", name, err))
+		close(done)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-done
 		_ = log.Close()
 		if t.Failed() {
 			out, _ := os.ReadFile(logFile)
@@ -582,6 +591,7 @@ func startProcess(ctx context.Context, t *testing.T, name, logFile, bin string, 
 			t.Logf("%s log (tail):\n%s", name, out)
 		}
 	})
+	return alive
 }
 
 // findBinary finds a required tool, failing with what to install.

@@ -9,13 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 )
-
-// clock is a settable time source for scripted histories.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 var epoch = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
@@ -33,16 +28,16 @@ type step struct {
 // fed directly) and publishes its snapshot.
 func run(t *testing.T, lookback time.Duration, maxTypes, maxSources int, steps []step) *Refresher {
 	t.Helper()
-	c := &clock{t: epoch}
-	r := NewRefresher(nil, Options{Lookback: lookback, MaxTypes: maxTypes, MaxSources: maxSources, Now: c.now})
-	r.tracker.startCounting(c.now())
+	c := fakeclock.New(epoch)
+	r := NewRefresher(nil, Options{Lookback: lookback, MaxTypes: maxTypes, MaxSources: maxSources, Now: c.Now})
+	r.tracker.startCounting(c.Now())
 	for _, s := range steps {
-		c.advance(s.advance)
+		c.Advance(s.advance)
 		for i := range s.apply {
 			r.tracker.apply(&s.apply[i])
 		}
 	}
-	r.publish(true, c.now(), false)
+	r.publish()
 	return r
 }
 
@@ -293,7 +288,7 @@ sailpoint_tracked_activities 2
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, day, 2, 2, tt.steps)
-			if err := testutil.CollectAndCompare(r, strings.NewReader(tt.want), tt.metrics...); err != nil {
+			if err := testutil.CollectAndCompare(r.Collector(), strings.NewReader(tt.want), tt.metrics...); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -309,19 +304,19 @@ func TestForgottenActivityIsNotCountedAgain(t *testing.T) {
 		{advance: time.Minute, apply: []client.Activity{done}},
 		{advance: 2 * day},
 	})
-	if n := testutil.ToFloat64(gaugeOf(r, "sailpoint_tracked_activities")); n != 0 {
+	if n := testutil.ToFloat64(gaugeOf(r.Collector(), "sailpoint_tracked_activities")); n != 0 {
 		t.Fatalf("tracked = %v after the lookback, want 0", n)
 	}
 	again := done
 	again.Modified = at(2*day + time.Minute)
 	r.tracker.apply(&again)
-	r.publish(true, epoch, false)
+	r.publish()
 	want := `
 # HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="appRequest"} 1
 `
-	if err := testutil.CollectAndCompare(r, strings.NewReader(want), "sailpoint_account_activities_completed_total"); err != nil {
+	if err := testutil.CollectAndCompare(r.Collector(), strings.NewReader(want), "sailpoint_account_activities_completed_total"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -350,7 +345,7 @@ func TestMetricsLint(t *testing.T) {
 		{apply: []client.Activity{act("a", "appRequest", "", "EXECUTING", at(0), at(0), never, item("PENDING", "ADD", "s"))}},
 		{advance: time.Minute, apply: []client.Activity{act("a", "appRequest", "SUCCESS", "COMPLETED", at(0), at(time.Minute), at(time.Minute), item("FINISHED", "ADD", "s"))}},
 	})
-	problems, err := testutil.CollectAndLint(r)
+	problems, err := testutil.CollectAndLint(r.Collector())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +353,7 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(r)
+	reg.MustRegister(r.Collector())
 	if _, err := reg.Gather(); err != nil {
 		t.Fatalf("pedantic registry: %v", err)
 	}

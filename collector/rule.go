@@ -45,18 +45,32 @@ func durationBuckets() []float64 {
 	return []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 604800}
 }
 
-// tracker applies the counting rule to the activities it is given. It is not
-// safe for concurrent use.
+// tracker applies the counting rule to the activities it is given. This file
+// holds every clause of the rule; the client only reports what ISC said.
 //
-// The rule: an activity is terminal when `completed` is set or its execution
-// status is COMPLETED or TERMINATED; it completed at `completed`, or at
-// `modified` where that is null. Each activity is counted once, when first
-// seen terminal, unless it completed before the exporter's first pass began
-// (priming: what was already terminal then only fills the gauges) or before
-// the lookback window. Counting by completion time rather than by when a pass
-// happened to see an activity makes the counters independent of paging: an
-// activity that completes while the first pass runs is counted, whichever
-// page it appears on.
+//   - Terminal: an activity is terminal when `completed` is set, or its
+//     executionStatus is COMPLETED or TERMINATED (see terminal).
+//   - Completion time: `completed`, or `modified` where ISC left `completed`
+//     null (see completionTime); the instant of applying it when both are null.
+//   - Counted once: an activity is counted when first seen terminal, and never
+//     again, whatever ISC later says of it (flagCounted).
+//   - Since the first pass: a completion before the exporter's first pass
+//     began is history (priming only fills the gauges with it); counting by
+//     completion time rather than by when a pass happened to see an activity
+//     makes the counters independent of paging: an activity that completes
+//     while the first pass runs is counted, whichever page it appears on.
+//   - Within the lookback: a completion older than the lookback is never
+//     counted, so an activity may be forgotten once its completion leaves the
+//     window (forgettable): seen again, it still would not count.
+//   - What a count adds: +1 activity, +1 per item with the item's status at
+//     that moment, len(errors) and len(warnings), one duration observation
+//     (completion time minus created, when created is known).
+//   - Gauges: activities created within the lookback, in their current state;
+//     the oldest incomplete activity of each type, whatever its age.
+//   - Duplicates: a record already applied with the same or an older
+//     `modified` changes nothing, so re-reading a stretch of ISC is harmless.
+//
+// It is not safe for concurrent use: the Refresher's refresh owns it.
 type tracker struct {
 	lookback time.Duration
 	now      func() time.Time
@@ -155,9 +169,9 @@ func (t *tracker) apply(a *client.Activity) {
 	}
 	t.scratch = counts
 	e.shape = t.shapes.acquire(counts)
-	if a.Terminal() {
+	if terminal(a) {
 		e.flags |= flagTerminal
-		e.doneAt = firstNonZero(unixMilli(a.CompletionTime()), now)
+		e.doneAt = firstNonZero(unixMilli(completionTime(a)), now)
 	}
 
 	if known {
@@ -187,6 +201,28 @@ func (t *tracker) apply(a *client.Activity) {
 		return
 	}
 	t.entries.set(a.ID, e)
+}
+
+// ISC's executionStatus values that end an activity.
+const (
+	executionCompleted  = "COMPLETED"
+	executionTerminated = "TERMINATED"
+)
+
+// terminal reports whether an activity has ended: ISC set its completion
+// time, or its execution status is COMPLETED or TERMINATED.
+func terminal(a *client.Activity) bool {
+	return !a.Completed.IsZero() || a.ExecutionStatus == executionCompleted || a.ExecutionStatus == executionTerminated
+}
+
+// completionTime is when a terminal activity ended: its completed time, or
+// its last modification where ISC left completed null (half of the
+// TERMINATED activities have none).
+func completionTime(a *client.Activity) time.Time {
+	if !a.Completed.IsZero() {
+		return a.Completed
+	}
+	return a.Modified
 }
 
 func (t *tracker) forgettable(e entry, windowStart int64) bool {
