@@ -164,3 +164,23 @@ func freeAddr(t *testing.T) string {
 	defer func() { _ = l.Close() }()
 	return l.Addr().String()
 }
+
+// A state file whose directory cannot be written stops the exporter at once,
+// with one line that says why, before it sends anything to ISC.
+func TestUnwritableStateDirectoryRefusesToStart(t *testing.T) {
+	bin := buildExporter(t)
+	code, out := runExporter(t, bin, []string{"SAIL_CLIENT_SECRET=x"},
+		"--isc.url=http://127.0.0.1:1", "--isc.client-id=x", "--state.file=/proc/sailpoint/state", "--web.listen-address=127.0.0.1:0")
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1:\n%s", code, out)
+	}
+	var errs []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			errs = append(errs, line)
+		}
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0], "the state file's directory /proc/sailpoint cannot be written") {
+		t.Fatalf("want one error line about the state file's directory:\n%s", out)
+	}
+}

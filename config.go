@@ -45,6 +45,7 @@ type settings struct {
 	maxTypes        int
 	maxSources      int
 	timeoutOffset   time.Duration
+	stateFile       string
 	demo            bool
 
 	telemetryPath string
@@ -83,6 +84,8 @@ func newApp() (*kingpin.Application, *settings) {
 		Default("256").Envar("SAIL_ACTIVITIES_MAX_SOURCES").IntVar(&s.maxSources)
 	app.Flag("activities.scrape-timeout-offset", "With --activities.refresh-interval=0, how much of the scrape timeout is left for answering the scrape.").
 		Default("500ms").DurationVar(&s.timeoutOffset)
+	app.Flag("state.file", "File in which to keep what the counters need to survive a restart (a persistent volume in Kubernetes); written atomically after every refresh. Empty: counters restart from zero and completions while the exporter is down are not counted.").
+		Envar("SAIL_STATE_FILE").StringVar(&s.stateFile)
 	app.Flag("demo", "Run against a simulated tenant, in-process on loopback, instead of ISC.").
 		BoolVar(&s.demo)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").

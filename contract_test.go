@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 func TestREADMEMetricsTableIsTheContract(t *testing.T) {
 	_, s := newApp()
 	s.demo = true
+	s.stateFile = filepath.Join(t.TempDir(), "state")
 	e, err := newExporter(s, "", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

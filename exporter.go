@@ -61,12 +61,24 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		e.close()
 		return nil, err
 	}
-	e.refresher = collector.NewRefresher(isc, collector.Options{
+	opts := collector.Options{
 		Lookback:   s.lookback,
 		MaxTypes:   s.maxTypes,
 		MaxSources: s.maxSources,
 		Logger:     logger.With("component", "collector"),
-	})
+	}
+	if s.stateFile != "" {
+		id := collector.StateIdentity{URL: cfg.BaseURL, ClientID: cfg.ClientID, Lookback: s.lookback}
+		if opts.State, err = collector.OpenStateFile(s.stateFile, id, e.registry, logger.With("component", "state")); err != nil {
+			e.close()
+			return nil, err
+		}
+	}
+	e.refresher = collector.NewRefresher(isc, opts)
+	if err := e.refresher.Restore(); err != nil {
+		e.close()
+		return nil, err
+	}
 	e.registry.MustRegister(e.refresher.Collector())
 	return e, nil
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -253,5 +255,60 @@ func BenchmarkTrackedBytes(b *testing.B) {
 		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/activity")
 		runtime.KeepAlive(t)
+	}
+}
+
+// BenchmarkStateWrite measures a write of the state file (encode, checksum,
+// write, fsync, rename, fsync of the directory) with 10k, 100k and 1M
+// activities tracked, and the file's size per tracked activity.
+func BenchmarkStateWrite(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("tracked=%d", n), func(b *testing.B) {
+			now := time.Now()
+			t := newTracker(24*time.Hour, 64, 256, func() time.Time { return now })
+			t.startCounting(now)
+			synthetic(t, n, now)
+			path := filepath.Join(b.TempDir(), "state")
+			sf, err := OpenStateFile(path, StateIdentity{URL: "https://acme.api.identitynow.com", ClientID: "id", Lookback: 24 * time.Hour}, prometheus.NewRegistry(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := resumable{countFrom: now.UnixMilli(), primed: true}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := sf.write(t, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			info, err := os.Stat(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(info.Size())/float64(n), "B/activity")
+			b.ReportMetric(float64(info.Size())/1e6, "MB")
+		})
+	}
+}
+
+// BenchmarkStateLoad measures reading, checking and decoding the state file
+// at 1M tracked: what a restart costs before its first refresh.
+func BenchmarkStateLoad(b *testing.B) {
+	now := time.Now()
+	t := newTracker(24*time.Hour, 64, 256, func() time.Time { return now })
+	t.startCounting(now)
+	synthetic(t, 1_000_000, now)
+	path := filepath.Join(b.TempDir(), "state")
+	sf, err := OpenStateFile(path, StateIdentity{URL: "https://acme.api.identitynow.com", ClientID: "id", Lookback: 24 * time.Hour}, prometheus.NewRegistry(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sf.write(t, resumable{countFrom: now.UnixMilli()}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		nt, _, ok, err := sf.load(t)
+		if err != nil || !ok || nt.entries.len() != 1_000_000 {
+			b.Fatalf("load: %v %v", ok, err)
+		}
 	}
 }

@@ -74,3 +74,8 @@ func newLabelSpace(maxTypes, maxSources int) labelSpace {
 		source:       newLabelValues(maxSources),
 	}
 }
+
+// all returns the tables in a fixed order, the state file's.
+func (s *labelSpace) all() []*labelValues {
+	return []*labelValues{s.typ, s.completion, s.execution, s.provisioning, s.operation, s.source}
+}

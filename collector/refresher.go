@@ -25,8 +25,11 @@ type Options struct {
 	// such as priming a large tenant: a snapshot is published at least this
 	// often while pages arrive. Default 5s.
 	PublishEvery time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// State, when set, persists what the rule counted before each
+	// publication, and Restore resumes from it.
+	State  *StateFile
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Refresher keeps the counting rule's tracker up to date with ISC and
@@ -96,6 +99,33 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	}
 }
 
+// Restore resumes from the state file, if there is one and it belongs to this
+// tenant, client id and lookback: the counters continue from their values and
+// the next refresh reads on from where the last process stopped. Call it
+// before the first refresh. It fails only if the file exists but cannot be
+// read; a file that cannot be used is set aside and counting starts afresh.
+func (r *Refresher) Restore() error {
+	if r.opts.State == nil {
+		return nil
+	}
+	t, p, ok, err := r.opts.State.load(r.tracker)
+	if err != nil || !ok {
+		return err
+	}
+	r.tracker = t
+	r.cursor, r.primed, r.status.lastSuccess = p.cursor, p.primed, p.lastSuccess
+	r.started = true
+	// What was loaded is what the file holds: served without writing it again.
+	r.store()
+	r.ready.Store(true)
+	return nil
+}
+
+// position is what the state file keeps of the refresh.
+func (r *Refresher) position() resumable {
+	return resumable{cursor: r.cursor, countFrom: r.tracker.countFrom, primed: r.primed, lastSuccess: r.status.lastSuccess}
+}
+
 // Collector is what to register with Prometheus.
 func (r *Refresher) Collector() *Collector { return r.collector }
 
@@ -134,11 +164,17 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 
 func (r *Refresher) refresh(ctx context.Context) error {
 	start := r.now()
+	windowStart := client.Cursor{Modified: start.Add(-r.opts.Lookback).Truncate(time.Millisecond)}
 	if !r.started {
 		// Priming reads the whole lookback window.
 		r.started = true
-		r.cursor = client.Cursor{Modified: start.Add(-r.opts.Lookback).Truncate(time.Millisecond)}
+		r.cursor = windowStart
 		r.tracker.startCounting(start)
+	}
+	if r.cursor.Modified.Before(windowStart.Modified) {
+		// Back after more than the lookback: what changed before the window
+		// cannot change a metric any more.
+		r.cursor = windowStart
 	}
 
 	pages, unidentified := 0, 0
@@ -193,9 +229,25 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	return err
 }
 
-// publish sweeps the tracker and swaps in a new snapshot built from it.
+// publish sweeps the tracker, persists it and swaps in a new snapshot built
+// from it. Persist before publish: a value served is never ahead of the
+// state file, or a kill would take it back after the restart (a counter
+// going down reads as a reset to Prometheus). If the write fails, the
+// counters stay at what the file holds; only the refresh status moves on.
 func (r *Refresher) publish() {
 	r.tracker.sweep()
+	if r.opts.State != nil {
+		if err := r.opts.State.write(r.tracker, r.position()); err != nil {
+			prev := r.collector.current.Load()
+			r.collector.current.Store(&snapshot{refresh: r.status, tracked: prev.tracked, status: r.status.metrics(r.descs), data: prev.data})
+			return
+		}
+	}
+	r.store()
+}
+
+// store swaps in a snapshot built from the tracker as it is.
+func (r *Refresher) store() {
 	r.collector.current.Store(&snapshot{
 		refresh: r.status,
 		tracked: r.tracker.entries.len(),

@@ -35,12 +35,7 @@ func (s *itemShapes) acquire(counts []itemCount) uint32 {
 	if len(counts) == 0 {
 		return 0
 	}
-	s.key = s.key[:0]
-	for _, c := range counts {
-		s.key = binary.LittleEndian.AppendUint16(s.key, c.prov)
-		s.key = binary.LittleEndian.AppendUint16(s.key, c.op)
-		s.key = binary.LittleEndian.AppendUint32(s.key, c.n)
-	}
+	s.setKey(counts)
 	if id, ok := s.index[string(s.key)]; ok {
 		s.refs[id]++
 		return id
@@ -67,18 +62,23 @@ func (s *itemShapes) release(id uint32) {
 	if s.refs[id] > 0 {
 		return
 	}
-	s.key = s.key[:0]
-	for _, c := range s.shapes[id] {
-		s.key = binary.LittleEndian.AppendUint16(s.key, c.prov)
-		s.key = binary.LittleEndian.AppendUint16(s.key, c.op)
-		s.key = binary.LittleEndian.AppendUint32(s.key, c.n)
-	}
+	s.setKey(s.shapes[id])
 	delete(s.index, string(s.key))
 	s.shapes[id] = nil
 	s.free = append(s.free, id)
 }
 
 func (s *itemShapes) counts(id uint32) []itemCount { return s.shapes[id] }
+
+// setKey makes s.key the index key of counts.
+func (s *itemShapes) setKey(counts []itemCount) {
+	s.key = s.key[:0]
+	for _, c := range counts {
+		s.key = binary.LittleEndian.AppendUint16(s.key, c.prov)
+		s.key = binary.LittleEndian.AppendUint16(s.key, c.op)
+		s.key = binary.LittleEndian.AppendUint32(s.key, c.n)
+	}
+}
 
 // appendCount adds one item to counts, kept sorted by (prov, op).
 func appendCount(counts []itemCount, prov, op uint16) []itemCount {
@@ -93,4 +93,20 @@ func appendCount(counts []itemCount, prov, op uint16) []itemCount {
 		return counts
 	}
 	return slices.Insert(counts, i, itemCount{prov: prov, op: op, n: 1})
+}
+
+// restore replaces the table with shapes (index 0 empty; nil for a free id)
+// and their reference counts, as a state file keeps them.
+func (s *itemShapes) restore(shapes [][]itemCount, refs []int) {
+	s.shapes, s.refs, s.free = shapes, refs, nil
+	clear(s.index)
+	for id := 1; id < len(shapes); id++ {
+		if refs[id] == 0 {
+			s.shapes[id] = nil
+			s.free = append(s.free, uint32(id))
+			continue
+		}
+		s.setKey(shapes[id])
+		s.index[string(s.key)] = uint32(id)
+	}
 }

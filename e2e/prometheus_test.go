@@ -65,16 +65,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	tmp := t.TempDir()
 
 	// The exporter, built from this tree and run against its demo tenant.
-	exporterBin := filepath.Join(tmp, "sailpoint_exporter")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	build := exec.CommandContext(ctx, goBin, "build", "-o", exporterBin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build of the exporter: %v\n%s", err, out)
-	}
+	exporterBin := buildExporter(ctx, t)
 	exporterAddr := freeAddr(ctx, t)
 	exporterAlive := startProcess(ctx, t, "exporter", filepath.Join(tmp, "exporter.log"), exporterBin,
 		"--demo",
@@ -576,7 +567,7 @@ func startProcess(ctx context.Context, t *testing.T, name, logFile, bin string, 
 	done := make(chan struct{})
 	go func() {
 		err := cmd.Wait()
-		exited(fmt.Errorf("%s exited: %v", name, err))
+		exited(fmt.Errorf("%s exited: %w", name, err))
 		close(done)
 	}()
 	t.Cleanup(func() {
@@ -592,6 +583,23 @@ func startProcess(ctx context.Context, t *testing.T, name, logFile, bin string, 
 		}
 	})
 	return alive
+}
+
+// buildExporter builds the exporter from this tree into a temporary
+// directory.
+func buildExporter(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sailpoint_exporter")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build of the exporter: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // findBinary finds a required tool, failing with what to install.

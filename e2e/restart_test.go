@@ -1,0 +1,488 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+)
+
+const (
+	restartClientID = "restart-client"
+	restartSecret   = "restart-secret-never-logged"
+	killsWanted     = 22
+)
+
+// The state file, proven on the built binary: killed with SIGKILL at random
+// moments, some of them while it writes the state file, and restarted after
+// a random pause, the exporter never serves a counter lower than before, and
+// at the end every counter, histogram bucket, sum and count equals what the
+// simulated tenant did, exactly.
+func TestKilledExporterLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts the built exporter; run it without -short")
+	}
+	r := newRestartRun(t, true)
+	r.run(killsWanted)
+
+	t.Logf("%d kills, %d of them while a state write was in progress; %d counter decreases; list requests per restart: max %d, median %d, priming %d",
+		r.kills, r.hitWrite, len(r.sampler.decreases), slices.Max(r.restartRequests), median(r.restartRequests), r.primingRequests)
+	if r.kills < killsWanted {
+		t.Errorf("only %d kills", r.kills)
+	}
+	if r.hitWrite == 0 {
+		t.Error("no kill hit a state write in progress; the test proves less than it says")
+	}
+	for _, d := range r.sampler.decreases {
+		t.Errorf("counter went down: %s", d)
+	}
+	if missing := r.compareWithTruth(t); missing != 0 {
+		t.Errorf("%v completions counted differently from ground truth", missing)
+	}
+	// A restart costs about one refresh, not a new pass over the window.
+	if worst := slices.Max(r.restartRequests); worst > r.primingRequests/4 {
+		t.Errorf("a restart sent %d list requests, priming %d: the state file should spare the re-read", worst, r.primingRequests)
+	}
+}
+
+// Without --state.file a restart loses what the exporter had counted and
+// what completed while it was down: what a user gives up by not setting it.
+func TestKilledExporterWithoutStateFileLosesCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts the built exporter; run it without -short")
+	}
+	r := newRestartRun(t, false)
+	r.run(4)
+	truth, counted := r.totals()
+	t.Logf("without a state file: %d kills, %d counter decreases, %d of %d completions counted at the end", r.kills, len(r.sampler.decreases), counted, truth)
+	if len(r.sampler.decreases) == 0 {
+		t.Error("counters should go down at a restart without a state file")
+	}
+	if counted >= truth {
+		t.Errorf("counted %d of %d completions: a restart without a state file should lose some", counted, truth)
+	}
+}
+
+type restartRun struct {
+	t         *testing.T
+	ctx       context.Context
+	tenant    *simtenant.Tenant
+	bin, addr string
+	args      []string
+	statePath string
+	logPath   string
+	mark      simtenant.Mark
+	sampler   *sampler
+	rng       *rand.Rand
+
+	kills, hitWrite int
+	restartRequests []int
+	primingRequests int
+}
+
+func newRestartRun(t *testing.T, withState bool) *restartRun {
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
+	t.Cleanup(cancel)
+	tenant := simtenant.New(simtenant.Config{Seed: 41, RateLimit: -1, Clients: map[string]string{restartClientID: restartSecret}})
+	// A large history makes the state file a few megabytes, so that writes
+	// take long enough for a kill to land in one.
+	tenant.SeedHistory(60_000, 20*time.Hour)
+	url, err := tenant.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tenant.Close() })
+	dir := t.TempDir()
+	r := &restartRun{
+		t: t, ctx: ctx, tenant: tenant, bin: buildExporter(ctx, t), addr: freeAddr(ctx, t),
+		statePath: filepath.Join(dir, "state"), logPath: filepath.Join(dir, "exporter.log"),
+		rng: rand.New(rand.NewPCG(41, 7)),
+	}
+	r.args = []string{"--isc.url=" + url, "--isc.client-id=" + restartClientID, "--web.listen-address=" + r.addr,
+		"--activities.refresh-interval=500ms", "--isc.requests-per-second=1000", "--log.level=debug"}
+	if withState {
+		r.args = append(r.args, "--state.file="+r.statePath)
+	}
+	r.sampler = &sampler{url: "http://" + r.addr + "/metrics", last: map[string]float64{}}
+	return r
+}
+
+// run starts the exporter, keeps the tenant busy, kills and restarts the
+// exporter kills times, then lets it catch up.
+func (r *restartRun) run(kills int) {
+	t := r.t
+	r.mark = r.tenant.Mark()
+	p := r.start()
+	r.primingRequests = r.requestsUntilRefreshed(time.Now())
+	if r.primingRequests < 100 {
+		t.Fatalf("priming took %d list requests; the history is too small to prove a restart spares it", r.primingRequests)
+	}
+
+	stream, stopStream := context.WithCancel(r.ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { r.keepTenantBusy(stream) })
+	wg.Go(func() { r.sampler.run(stream) })
+
+	for r.kills < kills && r.ctx.Err() == nil {
+		if r.kills%2 == 0 {
+			// Wait for a write to begin, then kill at once.
+			r.waitForWrite(3 * time.Second)
+		} else {
+			sleep(r.ctx, time.Duration(300+r.rng.IntN(1500))*time.Millisecond)
+		}
+		p.kill()
+		r.kills++
+		if _, err := os.Stat(r.statePath + ".tmp"); err == nil {
+			r.hitWrite++
+		}
+		sleep(r.ctx, time.Duration(100+r.rng.IntN(1200))*time.Millisecond)
+		restart := time.Now()
+		p = r.start()
+		r.restartRequests = append(r.restartRequests, r.requestsUntilRefreshed(restart))
+	}
+	stopStream()
+	wg.Wait()
+	// Let the exporter read everything that happened.
+	r.requestsUntilRefreshed(time.Now().Add(time.Second))
+	if err := r.sampler.sample(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keepTenantBusy creates, advances and completes activities, and now and
+// then makes a bulk refresh of activities sharing one instant.
+func (r *restartRun) keepTenantBusy(ctx context.Context) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r.tenant.Step()
+		if n%40 == 39 {
+			r.tenant.BulkRefresh(300)
+		}
+	}
+}
+
+// waitForWrite polls for the state file's temporary file, which exists only
+// while a write is in progress.
+func (r *restartRun) waitForWrite(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(r.statePath + ".tmp"); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// requestsUntilRefreshed waits until the exporter reports a successful
+// refresh that began after since, and returns how many list requests the
+// tenant saw meanwhile.
+func (r *restartRun) requestsUntilRefreshed(since time.Time) int {
+	r.t.Helper()
+	before := r.listRequests()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && r.ctx.Err() == nil {
+		if s, err := scrapeSeries(r.ctx, r.sampler.url); err == nil {
+			if last := s[seriesKey("sailpoint_last_refresh_success_timestamp_seconds", nil)]; last > float64(since.UnixMilli())/1000 {
+				return r.listRequests() - before
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, _ := os.ReadFile(r.logPath)
+	r.t.Fatalf("the exporter did not refresh successfully after %s; log tail:\n%s", since.Format(time.StampMilli), tail(out, 6000))
+	return 0
+}
+
+func (r *restartRun) listRequests() int {
+	n := 0
+	for _, q := range r.tenant.Requests() {
+		if q.Endpoint == "list" {
+			n++
+		}
+	}
+	return n
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (r *restartRun) start() *process {
+	r.t.Helper()
+	log, err := os.OpenFile(r.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cmd := exec.CommandContext(r.ctx, r.bin, r.args...)
+	cmd.Env = []string{"SAIL_CLIENT_SECRET=" + restartSecret}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); _ = log.Close(); close(p.done) }()
+	r.t.Cleanup(p.kill)
+	return p
+}
+
+func (p *process) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// sampler scrapes the exporter every few hundred milliseconds and records
+// every counter that is lower than the highest value seen before, across
+// restarts too. Counters of the process's own work (API requests, state
+// writes, process_* and go_*) restart with the process, as every
+// Prometheus process counter does; the counters of the activities must not.
+type sampler struct {
+	url       string
+	mu        sync.Mutex
+	last      map[string]float64
+	samples   int
+	decreases []string
+}
+
+func (s *sampler) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		_ = s.sample()
+		sleep(ctx, 200*time.Millisecond)
+	}
+}
+
+func (s *sampler) sample() error {
+	series, err := scrapeSeries(context.Background(), s.url)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.samples++
+	for k, v := range series {
+		if !persisted(k) {
+			continue
+		}
+		if prev, ok := s.last[k]; ok && v < prev {
+			s.decreases = append(s.decreases, fmt.Sprintf("%s from %v to %v", k, prev, v))
+		}
+		s.last[k] = max(v, s.last[k])
+	}
+	return nil
+}
+
+// persisted reports whether a series is one of the activity counters the
+// state file keeps.
+func persisted(key string) bool {
+	return strings.HasPrefix(key, "sailpoint_account_activities_completed_total") ||
+		strings.HasPrefix(key, "sailpoint_account_activity_items_completed_total") ||
+		strings.HasPrefix(key, "sailpoint_account_activity_errors_total") ||
+		strings.HasPrefix(key, "sailpoint_account_activity_warnings_total") ||
+		strings.HasPrefix(key, "sailpoint_account_activity_duration_seconds") ||
+		strings.HasPrefix(key, "sailpoint_label_overflow_total")
+}
+
+// scrapeSeries returns every sample of /metrics by series key: name and
+// sorted labels; a histogram as its _bucket, _sum and _count series.
+func scrapeSeries(ctx context.Context, url string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errors.New(resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				out[seriesKey(name, labels)] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				out[seriesKey(name, labels)] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				h := m.GetHistogram()
+				out[seriesKey(name+"_count", labels)] = float64(h.GetSampleCount())
+				out[seriesKey(name+"_sum", labels)] = h.GetSampleSum()
+				for _, b := range h.GetBucket() {
+					out[seriesKey(name+"_bucket", withLabel(labels, "le", fmt.Sprint(b.GetUpperBound())))] = float64(b.GetCumulativeCount())
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func withLabel(labels map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for a, b := range labels {
+		out[a] = b
+	}
+	return out
+}
+
+func seriesKey(name string, labels map[string]string) string {
+	names := make([]string, 0, len(labels))
+	for k := range labels {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString(name)
+	b.WriteByte('{')
+	for i, k := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, labels[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// truthSeries is what the exporter should serve for the counters, from the
+// tenant's ground truth since the first start. buckets are the exporter's.
+func (r *restartRun) truthSeries(buckets []float64) map[string]float64 {
+	tr := r.tenant.TruthSince(r.mark)
+	out := map[string]float64{}
+	for k, v := range tr.Completed {
+		out[seriesKey("sailpoint_account_activities_completed_total", map[string]string{"type": k[0], "completion_status": k[1], "execution_status": k[2]})] = float64(v)
+	}
+	for k, v := range tr.ItemsCompleted {
+		out[seriesKey("sailpoint_account_activity_items_completed_total", map[string]string{"type": k[0], "provisioning_status": k[1], "operation": k[2], "source_id": k[3]})] = float64(v)
+	}
+	for typ, v := range tr.Errors {
+		out[seriesKey("sailpoint_account_activity_errors_total", map[string]string{"type": typ})] = float64(v)
+	}
+	for typ, v := range tr.Warnings {
+		out[seriesKey("sailpoint_account_activity_warnings_total", map[string]string{"type": typ})] = float64(v)
+	}
+	for k, obs := range tr.Durations {
+		labels := map[string]string{"type": k[0], "completion_status": k[1]}
+		sum := 0.0
+		for _, d := range obs {
+			sum += d
+		}
+		out[seriesKey("sailpoint_account_activity_duration_seconds_count", labels)] = float64(len(obs))
+		out[seriesKey("sailpoint_account_activity_duration_seconds_sum", labels)] = sum
+		for _, le := range buckets {
+			n := 0
+			for _, d := range obs {
+				if d <= le {
+					n++
+				}
+			}
+			out[seriesKey("sailpoint_account_activity_duration_seconds_bucket", withLabel(labels, "le", fmt.Sprint(le)))] = float64(n)
+		}
+	}
+	return out
+}
+
+// compareWithTruth fails for every counter series that differs from ground
+// truth, and returns how many completions the exporter counted differently.
+func (r *restartRun) compareWithTruth(t *testing.T) float64 {
+	t.Helper()
+	got := r.sampler.lastSeries()
+	want := r.truthSeries([]float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 604800, math.Inf(1)})
+	total, off := 0.0, 0.0
+	for k, v := range want {
+		if strings.HasPrefix(k, "sailpoint_account_activities_completed_total") {
+			total += v
+			off += math.Abs(got[k] - v)
+		}
+		g := got[k]
+		if strings.Contains(k, "_sum{") {
+			if math.Abs(g-v) > 1e-6*max(1, v) {
+				t.Errorf("%s = %v, ground truth %v", k, g, v)
+			}
+			continue
+		}
+		if g != v {
+			t.Errorf("%s = %v, ground truth %v", k, g, v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok && v != 0 && persisted(k) && !strings.HasPrefix(k, "sailpoint_label_overflow_total") {
+			t.Errorf("%s = %v, ground truth has no such series", k, v)
+		}
+	}
+	if total < 1000 {
+		t.Errorf("only %v completions during the run; it proves little", total)
+	}
+	t.Logf("%v completions during the run, %d samples of /metrics", total, r.sampler.samples)
+	return off
+}
+
+// totals returns the completions of ground truth and those counted.
+func (r *restartRun) totals() (truth, counted int) {
+	for _, v := range r.tenant.TruthSince(r.mark).Completed {
+		truth += v
+	}
+	for k, v := range r.sampler.lastSeries() {
+		if strings.HasPrefix(k, "sailpoint_account_activities_completed_total") {
+			counted += int(v)
+		}
+	}
+	return truth, counted
+}
+
+// lastSeries is the last sample, for the persisted counters.
+func (s *sampler) lastSeries() map[string]float64 {
+	series, err := scrapeSeries(context.Background(), s.url)
+	if err != nil {
+		return nil
+	}
+	return series
+}
+
+func median(v []int) int {
+	s := slices.Sorted(slices.Values(v))
+	return s[len(s)/2]
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
