@@ -14,10 +14,11 @@ import (
 	"time"
 )
 
-// apiPrefixes are every place ISC publishes the same two operations. The
-// experimental versions want X-SailPoint-Experimental on a real tenant; we
-// accept requests with or without it so clients can pick any version.
-var apiPrefixes = []struct {
+// activityPrefixes are every place ISC publishes the two account-activity
+// operations. The experimental versions want X-SailPoint-Experimental on a
+// real tenant; we accept requests with or without it so clients can pick
+// any version.
+var activityPrefixes = []struct {
 	path string
 	beta bool // beta answers CancelableAccountActivity
 }{
@@ -27,6 +28,29 @@ var apiPrefixes = []struct {
 	{"/v2026/account-activities", false},
 	{"/beta/account-activities", true},
 	{"/account-activities/v1", false},
+}
+
+// route is what a request path asks for.
+type route struct {
+	endpoint string // Request.Endpoint
+	id       string // of a get by id
+	beta     bool
+}
+
+func matchRoute(path string) (route, bool) {
+	byID := func(prefix string) (string, bool) {
+		rest, ok := strings.CutPrefix(path, prefix+"/")
+		return rest, ok && rest != "" && !strings.Contains(rest, "/")
+	}
+	for _, p := range activityPrefixes {
+		if path == p.path {
+			return route{endpoint: "list", beta: p.beta}, true
+		}
+		if id, ok := byID(p.path); ok {
+			return route{endpoint: "get", id: id, beta: p.beta}, true
+		}
+	}
+	return route{}, false
 }
 
 const contentTypeJSON = "application/json;charset=utf-8"
@@ -121,9 +145,13 @@ func errorDTO(status int, text string) reply {
 	return jsonReply(status, e)
 }
 
-func badRequest(text string) *reply {
-	r := errorDTO(http.StatusBadRequest, text)
-	return &r
+// pageReply is a list page, with X-Total-Count when count=true asked for it.
+func pageReply(body []byte, total int, count bool) reply {
+	rep := reply{status: http.StatusOK, body: body}
+	if count {
+		rep.header = http.Header{"X-Total-Count": {strconv.Itoa(total)}}
+	}
+	return rep
 }
 
 func unauthorized(text string) *reply {
@@ -189,38 +217,23 @@ func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		t.serveToken(r, &entry).write(sw)
 		return
 	}
-	id, beta, isGet, ok := matchAPI(r.URL.Path)
+	rt, ok := matchRoute(r.URL.Path)
 	if !ok {
 		errorDTO(http.StatusNotFound, "").write(sw)
 		return
 	}
-	entry.Endpoint = "list"
-	if isGet {
-		entry.Endpoint = "get"
-	}
+	entry.Endpoint = rt.endpoint
 	if r.Method != http.MethodGet {
 		errorDTO(http.StatusMethodNotAllowed, "Request method '"+r.Method+"' is not supported").write(sw)
 		return
 	}
-	t.serveAPI(sw, r, &entry, id, beta, isGet)
-}
-
-func matchAPI(path string) (id string, beta, isGet, ok bool) {
-	for _, p := range apiPrefixes {
-		if path == p.path {
-			return "", p.beta, false, true
-		}
-		if rest, found := strings.CutPrefix(path, p.path+"/"); found && !strings.Contains(rest, "/") {
-			return rest, p.beta, true, true
-		}
-	}
-	return "", false, false, false
+	t.serveAPI(sw, r, &entry, rt)
 }
 
 // serveAPI runs injected faults first, so "the next n requests" means the
 // next n that arrive, whatever their credentials; a delayed or mangled
 // response still goes through auth and rate limiting like a real one.
-func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, id string, beta, isGet bool) {
+func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, rt route) {
 	f := t.popFault(false)
 	entry.Fault = f.kind
 	switch f.kind {
@@ -244,7 +257,7 @@ func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, id s
 			return
 		}
 	}
-	rep := t.answer(r, entry, id, beta, isGet)
+	rep := t.answer(r, entry, rt)
 	switch f.kind {
 	case faultTruncate:
 		writeTruncated(w, rep)
@@ -258,7 +271,9 @@ func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, id s
 	}
 }
 
-func (t *Tenant) answer(r *http.Request, entry *Request, id string, beta, isGet bool) reply {
+// answer checks the token, then the rate limit, before the endpoint reads
+// any data.
+func (t *Tenant) answer(r *http.Request, entry *Request, rt route) reply {
 	client, rep := t.authenticate(r)
 	if rep != nil {
 		return *rep
@@ -267,10 +282,10 @@ func (t *Tenant) answer(r *http.Request, entry *Request, id string, beta, isGet 
 	if ok, wait := t.allow(client); !ok {
 		return tooManyRequests(wait)
 	}
-	if isGet {
-		return t.getOne(id, beta)
+	if rt.endpoint == "list" {
+		return t.listActivities(r, rt.beta)
 	}
-	return t.list(r, beta)
+	return t.getActivity(rt.id, rt.beta)
 }
 
 // resetConn drops the connection without a byte of response, the way a
@@ -370,8 +385,7 @@ func (t *Tenant) Start() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	t.lis = lis
-	t.srv = &http.Server{Handler: t.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	t.srv = &http.Server{Handler: http.HandlerFunc(t.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go func(srv *http.Server) { _ = srv.Serve(lis) }(t.srv)
 	return "http://" + lis.Addr().String(), nil
 }

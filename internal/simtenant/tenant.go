@@ -15,7 +15,6 @@ package simtenant
 
 import (
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -125,11 +124,12 @@ type Tenant struct {
 	nextReq   uint64
 
 	srv    *http.Server
-	lis    net.Listener
 	closed chan struct{}
 }
 
 // record pairs an immutable activity snapshot with simulator bookkeeping.
+// Snapshots are never changed once stored, so a page can be marshalled
+// outside the lock while the simulator keeps going.
 type record struct {
 	a      *Activity
 	sim    *simState // nil once a test scripts the activity with Upsert
@@ -222,27 +222,19 @@ func (t *Tenant) Activity(id string) (Activity, bool) {
 	return rec.a.Clone(), true
 }
 
-// Len is the number of stored activities.
-func (t *Tenant) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.ordered)
-}
-
 // entry is the hot part of a stored activity: every key that filters and
 // sorters read, kept by value in one array. Scanning 50k activities then
-// walks contiguous memory instead of chasing three pointers per activity,
-// which was most of the cost of a list request.
+// walks contiguous memory instead of chasing pointers.
 type entry struct {
-	a                                   *Activity
+	rec                                 *record
 	id                                  string
 	typ                                 string
 	created, modified                   int64 // Unix milliseconds
 	nullType, nullCreated, nullModified bool
 }
 
-func newEntry(a *Activity) entry {
-	e := entry{a: a, id: a.ID, nullType: a.Type == nil, nullCreated: a.Created.IsZero(), nullModified: a.Modified == nil}
+func newEntry(rec *record, a *Activity) entry {
+	e := entry{rec: rec, id: a.ID, nullType: a.Type == nil, nullCreated: a.Created.IsZero(), nullModified: a.Modified == nil}
 	if !e.nullType {
 		e.typ = *a.Type
 	}
@@ -253,18 +245,27 @@ func newEntry(a *Activity) entry {
 	return e
 }
 
+// cmpEntry is the default list order: created, then id.
+func cmpEntry(x, y entry) int {
+	if c := cmpInt(x.created, y.created); c != 0 {
+		return c
+	}
+	return strings.Compare(x.id, y.id)
+}
+
 // put stores a snapshot the caller no longer touches. It keeps the created
 // order and logs the first terminal version; callers hold t.mu.
 func (t *Tenant) put(a *Activity) *record {
 	rec := t.byID[a.ID]
-	e := newEntry(a)
+	e := newEntry(rec, a)
 	if rec == nil {
 		rec = &record{a: a}
 		t.byID[a.ID] = rec
+		e.rec = rec
 		i, _ := slices.BinarySearchFunc(t.ordered, e, cmpEntry)
 		t.ordered = slices.Insert(t.ordered, i, e)
 	} else {
-		i, ok := slices.BinarySearchFunc(t.ordered, newEntry(rec.a), cmpEntry)
+		i, ok := slices.BinarySearchFunc(t.ordered, newEntry(rec, rec.a), cmpEntry)
 		if !ok {
 			panic("simtenant: index out of sync for " + a.ID)
 		}
@@ -284,26 +285,18 @@ func (t *Tenant) put(a *Activity) *record {
 	return rec
 }
 
-// cmpEntry is the default list order: created (nulls first), then id.
-func cmpEntry(x, y entry) int {
-	if c := cmpInt(x.created, y.created); c != 0 {
-		return c
-	}
-	return strings.Compare(x.id, y.id)
-}
-
 // evict keeps a long demo run from growing without bound. It drops the
 // oldest terminal activities once the store is 10% over the cap, so the
 // O(n) compaction runs rarely.
 func (t *Tenant) evict() {
 	capacity := t.cfg.MaxActivities
-	if capacity <= 0 || len(t.ordered) <= capacity+capacity/10 {
+	if capacity <= 0 || len(t.byID) <= capacity+capacity/10 {
 		return
 	}
-	drop := len(t.ordered) - capacity
+	drop := len(t.byID) - capacity
 	kept := t.ordered[:0]
 	for _, e := range t.ordered {
-		if drop > 0 && e.a.isTerminal() {
+		if drop > 0 && e.rec.a.isTerminal() {
 			delete(t.byID, e.id)
 			drop--
 			continue
@@ -318,6 +311,3 @@ func (t *Tenant) evict() {
 		t.logBase += uint64(cut)
 	}
 }
-
-// Handler serves the tenant's API; use it with httptest or your own server.
-func (t *Tenant) Handler() http.Handler { return http.HandlerFunc(t.serveHTTP) }

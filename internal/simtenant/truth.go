@@ -136,8 +136,8 @@ func (t *Tenant) Current(since time.Time) Current {
 		Items:                   map[[3]string]int{},
 		OldestIncompleteCreated: map[string]time.Time{},
 	}
-	for _, e := range t.ordered {
-		a := e.a
+	for _, rec := range t.byID {
+		a := rec.a
 		typ := labelPtr(a.Type)
 		if !a.isTerminal() {
 			if old, ok := cur.OldestIncompleteCreated[typ]; !ok || a.Created.Before(old) {
