@@ -63,26 +63,42 @@ func newHarness(t *testing.T, cfg Config) *harness {
 
 func (h *harness) fetchToken(id, secret string) string {
 	h.t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	r := h.postToken(url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
+	var tr tokenResponse
+	if r.err != nil || r.status != http.StatusOK {
+		h.t.Fatalf("token: %d %v %s", r.status, r.err, r.body)
+	}
+	if err := json.Unmarshal(r.body, &tr); err != nil {
+		h.t.Fatal(err)
+	}
+	return tr.AccessToken
+}
+
+// doToken asks for a token with the default credentials and returns the
+// raw answer.
+func (h *harness) doToken() response {
+	h.t.Helper()
+	return h.postToken(url.Values{"grant_type": {"client_credentials"}, "client_id": {"sim-client-id"}, "client_secret": {"sim-client-secret"}})
+}
+
+func (h *harness) postToken(form url.Values) response {
+	h.t.Helper()
 	req, err := http.NewRequestWithContext(h.t.Context(), http.MethodPost, h.base+"/oauth/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return h.send(req)
+}
+
+func (h *harness) send(req *http.Request) response {
 	resp, err := h.client.Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		return response{err: err}
 	}
 	defer closeBody(resp)
-	var tr tokenResponse
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		h.t.Fatalf("token: %d %s", resp.StatusCode, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
-		h.t.Fatal(err)
-	}
-	return tr.AccessToken
+	b, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b, err: err}
 }
 
 type response struct {
@@ -105,13 +121,7 @@ func (h *harness) do(method, path string, query url.Values, token string) respon
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return response{err: err}
-	}
-	defer closeBody(resp)
-	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b, err: err}
+	return h.send(req)
 }
 
 func (h *harness) get(path string, query url.Values) response {

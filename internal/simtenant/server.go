@@ -58,7 +58,7 @@ const contentTypeJSON = "application/json;charset=utf-8"
 // Request is one entry of the request log, for tests that assert on how a
 // client talked to the tenant (paging, retries, token reuse).
 type Request struct {
-	Time     time.Time
+	Time     time.Time // arrival, on the tenant's clock
 	Method   string
 	Path     string
 	RawQuery string
@@ -177,15 +177,19 @@ func randomHex(n int) string {
 // statusWriter records the status for the request log. The entry is
 // completed when the status is written, before the body: a client that has
 // read the whole body must find its request logged.
+// It also stamps the Date header from the tenant's clock when the answer
+// goes out, as ISC does; Go's server would use the host clock.
 type statusWriter struct {
 	http.ResponseWriter
 	status   int
 	onStatus func(status int)
+	date     func() string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.Header().Set("Date", w.date())
 		w.onStatus(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -206,7 +210,7 @@ func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, onStatus: func(status int) {
 		entry.Status = status
 		t.finishRequest(seq, entry)
-	}}
+	}, date: func() string { return t.clock().Format(http.TimeFormat) }}
 	defer func() {
 		if sw.status == 0 { // the connection was reset: no status
 			t.finishRequest(seq, entry)
@@ -314,6 +318,7 @@ func writeTruncated(w *statusWriter, rep reply) {
 	w.onStatus(rep.status)
 	var b strings.Builder
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(rep.status) + " " + http.StatusText(rep.status) + "\r\n")
+	b.WriteString("Date: " + w.date() + "\r\n")
 	for k, vs := range rep.header {
 		for _, v := range vs {
 			b.WriteString(k + ": " + v + "\r\n")

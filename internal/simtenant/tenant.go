@@ -39,9 +39,15 @@ type Config struct {
 	// Seed drives every random choice about the data, so equal seeds and
 	// equal call sequences give equal data sets.
 	Seed int64
-	// Now is the clock for timestamps, token expiry and rate limiting. Tests
-	// pass a fake clock to move time without sleeping. Default time.Now.
+	// Now is the host clock. Tests pass a fake clock to move time without
+	// sleeping. Default time.Now.
 	Now func() time.Time
+	// ClockOffset skews the tenant's own clock: the tenant lives at
+	// Now()+ClockOffset for everything it does, the timestamps it writes,
+	// token expiry, rate limiting, the Date header, the request log and the
+	// truth. It lets a test run a tenant whose clock disagrees with the
+	// exporter's.
+	ClockOffset time.Duration
 	// EdgeCases tunes how often the simulator produces the odd-but-legal
 	// values the spec allows (nulls, unknown enum values).
 	EdgeCases EdgeCases
@@ -171,10 +177,15 @@ func New(cfg Config) *Tenant {
 	return t
 }
 
+// clock is the tenant's own time: the host clock plus ClockOffset.
+func (t *Tenant) clock() time.Time {
+	return t.cfg.Now().Add(t.cfg.ClockOffset).UTC()
+}
+
 // now truncates to milliseconds because ISC stores and renders
 // milliseconds; finer clocks would make filters disagree with the JSON.
 func (t *Tenant) now() time.Time {
-	return t.cfg.Now().UTC().Truncate(time.Millisecond)
+	return t.clock().Truncate(time.Millisecond)
 }
 
 // Upsert stores a copy of a exactly as given: no timestamp is touched, so a

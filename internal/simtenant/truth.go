@@ -126,8 +126,9 @@ func (t *Tenant) TruthSince(m Mark) Truth {
 	return tr
 }
 
-// Current reports activities created at or after since in their present
-// state, plus the oldest non-terminal activity per type.
+// Current reports activities created at or after since (a time on the
+// tenant's clock, see Config.ClockOffset) in their present state, plus the
+// oldest non-terminal activity per type.
 func (t *Tenant) Current(since time.Time) Current {
 	t.mu.Lock()
 	defer t.mu.Unlock()
