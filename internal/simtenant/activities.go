@@ -21,6 +21,12 @@ var activities = collection[entry]{
 	id: func(e *entry) string { return e.id },
 }
 
+// shownActivity is what a page holds of one activity, read under the lock.
+type shownActivity struct {
+	a   *Activity
+	raw string
+}
+
 func (t *Tenant) listActivities(r *http.Request, beta bool) reply {
 	lq, bad := parseQuery(r.URL.Query(), &activities)
 	if bad != nil {
@@ -35,22 +41,23 @@ func (t *Tenant) listActivities(r *http.Request, beta bool) reply {
 		hook(seq)
 	}
 
-	// Snapshots are immutable, so only the scan needs the lock; marshalling
+	// Versions are immutable, so only the scan needs the lock; marshalling
 	// runs unlocked while the simulator keeps going.
 	t.mu.Lock()
+	t.reveal()
 	entries, total := selectPage(t.ordered, &lq)
-	page := make([]*Activity, len(entries))
+	page := make([]shownActivity, len(entries))
 	for i, e := range entries {
-		page[i] = e.rec.a
+		page[i] = shownActivity{e.rec.shown, e.rec.raw}
 	}
 	t.mu.Unlock()
 
 	body := []byte{'['}
-	for i, a := range page {
+	for i, s := range page {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		b, err := renderActivity(a, beta)
+		b, err := renderActivity(s, beta)
 		if err != nil {
 			return errorDTO(http.StatusInternalServerError, "")
 		}
@@ -59,24 +66,28 @@ func (t *Tenant) listActivities(r *http.Request, beta bool) reply {
 	return pageReply(append(body, ']'), total, lq.count)
 }
 
-func renderActivity(a *Activity, beta bool) ([]byte, error) {
-	if beta {
-		return json.Marshal(toWireBeta(a))
+func renderActivity(s shownActivity, beta bool) ([]byte, error) {
+	switch {
+	case s.raw != "":
+		return []byte(s.raw), nil
+	case beta:
+		return json.Marshal(toWireBeta(s.a))
 	}
-	return json.Marshal(toWire(a))
+	return json.Marshal(toWire(s.a))
 }
 
 func (t *Tenant) getActivity(id string, beta bool) reply {
-	var a *Activity
+	var s shownActivity
 	t.mu.Lock()
+	t.reveal()
 	if rec := t.byID[id]; rec != nil {
-		a = rec.a
+		s = shownActivity{rec.shown, rec.raw}
 	}
 	t.mu.Unlock()
-	if a == nil {
+	if s.a == nil {
 		return errorDTO(http.StatusNotFound, "")
 	}
-	b, err := renderActivity(a, beta)
+	b, err := renderActivity(s, beta)
 	if err != nil {
 		return errorDTO(http.StatusInternalServerError, "")
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -263,3 +264,5 @@ func hexes(ns ...int) []string {
 	}
 	return out
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -196,6 +196,8 @@ func (t *Tenant) stepInterval(rec *record) time.Duration {
 func (t *Tenant) SeedHistory(n int, span time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.replaying = true
+	defer func() { t.replaying = false }()
 	now := t.now()
 	starts := make([]time.Time, n)
 	for i := range starts {

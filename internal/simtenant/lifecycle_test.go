@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,14 +41,21 @@ func runSim(seed int64, edge EdgeCases, steps int) (*Tenant, *fakeClock) {
 	return tn, clk
 }
 
-// snapshot is every activity's newest version, in the default order.
+// snapshot is every activity's newest version, visible or not, by created
+// then id.
 func snapshot(tn *Tenant) []Activity {
 	tn.mu.Lock()
-	defer tn.mu.Unlock()
-	out := make([]Activity, len(tn.ordered))
-	for i, e := range tn.ordered {
-		out[i] = e.rec.a.Clone()
+	out := make([]Activity, 0, len(tn.byID))
+	for _, rec := range tn.byID {
+		out = append(out, rec.a.Clone())
 	}
+	tn.mu.Unlock()
+	slices.SortFunc(out, func(x, y Activity) int {
+		if c := x.Created.Compare(y.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
 	return out
 }
 

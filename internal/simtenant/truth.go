@@ -127,8 +127,9 @@ func (t *Tenant) TruthSince(m Mark) Truth {
 }
 
 // Current reports activities created at or after since (a time on the
-// tenant's clock, see Config.ClockOffset) in their present state, plus the
-// oldest non-terminal activity per type.
+// tenant's clock, see Config.ClockOffset) in their real present state,
+// whatever indexing lag still hides, plus the oldest non-terminal activity
+// per type.
 func (t *Tenant) Current(since time.Time) Current {
 	t.mu.Lock()
 	defer t.mu.Unlock()
