@@ -27,6 +27,10 @@ func TestDateHeaderAndClockOffset(t *testing.T) {
 				"401":          func() response { return h.do("GET", "/v3/account-activities", nil, "") },
 				"unknown path": func() response { return h.get("/v3/nothing", nil) },
 				"token 405":    func() response { return h.do("GET", "/oauth/token", nil, "") },
+				"sources":      func() response { return h.get("/v3/sources", nil) },
+				"source":       func() response { return h.get("/v3/sources/"+sourcesCatalog[0].id, nil) },
+				"clusters":     func() response { return h.get("/v3/managed-clusters", q("filters", "bad")) },
+				"cluster":      func() response { return h.get("/v3/managed-clusters/"+clustersCatalog[0].id, nil) },
 				"429 fault": func() response {
 					h.tenant.RateLimitNext(1, time.Second)
 					return h.get("/v3/account-activities", nil)

@@ -57,6 +57,20 @@ type value struct {
 
 func str(s string) value { return value{s: s} }
 
+func strPtr(s *string) value {
+	if s == nil {
+		return value{null: true}
+	}
+	return str(*s)
+}
+
+func boolValue(b bool) value {
+	if b {
+		return value{n: 1}
+	}
+	return value{}
+}
+
 func msValue(t time.Time) value { return value{n: t.UnixMilli()} }
 
 // field is one property of a collection's items.
@@ -575,9 +589,9 @@ func operand(k kind, name, op string, v lexToken) (value, error) {
 	case k == kBool:
 		switch v.text {
 		case "true":
-			return value{n: 1}, nil
+			return boolValue(true), nil
 		case "false":
-			return value{}, nil
+			return boolValue(false), nil
 		}
 		return value{}, fmt.Errorf("value for '%s' must be true or false, found %s at position %d", name, v, v.pos)
 	case op == "sw": // a prefix of the rendered date-time

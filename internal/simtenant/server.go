@@ -17,7 +17,7 @@ import (
 // activityPrefixes are every place ISC publishes the two account-activity
 // operations. The experimental versions want X-SailPoint-Experimental on a
 // real tenant; we accept requests with or without it so clients can pick
-// any version.
+// any version. Sources and managed clusters are served under /v3 only.
 var activityPrefixes = []struct {
 	path string
 	beta bool // beta answers CancelableAccountActivity
@@ -33,6 +33,8 @@ var activityPrefixes = []struct {
 // route is what a request path asks for.
 type route struct {
 	endpoint string // Request.Endpoint
+	family   string // the Deny key: list, get, sources or managed-clusters
+	queue    string // the fault queue: activities, sources or managed-clusters
 	id       string // of a get by id
 	beta     bool
 }
@@ -44,10 +46,19 @@ func matchRoute(path string) (route, bool) {
 	}
 	for _, p := range activityPrefixes {
 		if path == p.path {
-			return route{endpoint: "list", beta: p.beta}, true
+			return route{endpoint: "list", family: "list", queue: queueActivities, beta: p.beta}, true
 		}
 		if id, ok := byID(p.path); ok {
-			return route{endpoint: "get", id: id, beta: p.beta}, true
+			return route{endpoint: "get", family: "get", queue: queueActivities, id: id, beta: p.beta}, true
+		}
+	}
+	for _, c := range []struct{ path, one string }{{"/v3/sources", "source"}, {"/v3/managed-clusters", "managed-cluster"}} {
+		family := strings.TrimPrefix(c.path, "/v3/")
+		if path == c.path {
+			return route{endpoint: family, family: family, queue: family}, true
+		}
+		if id, ok := byID(c.path); ok {
+			return route{endpoint: c.one, family: family, queue: family, id: id}, true
 		}
 	}
 	return route{}, false
@@ -62,8 +73,11 @@ type Request struct {
 	Method   string
 	Path     string
 	RawQuery string
-	Endpoint string // "token", "list", "get", or "" for anything else
-	Status   int    // 0 when the connection was dropped without an answer
+	// Endpoint is "token"; "list" or "get" for account activities;
+	// "sources", "source", "managed-clusters" or "managed-cluster"; or ""
+	// for anything else.
+	Endpoint string
+	Status   int // 0 when the connection was dropped without an answer
 	ClientID string
 	Fault    string // injected fault kind, if any: fail, reset, truncate, malform, slow, ratelimit
 }
@@ -83,6 +97,14 @@ func jsonReply(status int, v any) reply {
 		panic("simtenant: marshal reply: " + err.Error())
 	}
 	return reply{status: status, body: b}
+}
+
+// jsonArray marshals a page; an empty one is [], never null.
+func jsonArray[T any](items []*T) []byte {
+	if len(items) == 0 {
+		return []byte("[]")
+	}
+	return jsonReply(http.StatusOK, items).body
 }
 
 func (rep reply) write(w http.ResponseWriter) {
@@ -178,7 +200,7 @@ func randomHex(n int) string {
 // completed when the status is written, before the body: a client that has
 // read the whole body must find its request logged.
 // It also stamps the Date header from the tenant's clock when the answer
-// goes out, as ISC does; Go's server would use the host clock.
+// goes out; Go's server would use the host clock.
 type statusWriter struct {
 	http.ResponseWriter
 	status   int
@@ -238,7 +260,7 @@ func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // next n that arrive, whatever their credentials; a delayed or mangled
 // response still goes through auth and rate limiting like a real one.
 func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, rt route) {
-	f := t.popFault(false)
+	f := t.popFault(rt.queue)
 	entry.Fault = f.kind
 	switch f.kind {
 	case faultFail:
@@ -275,8 +297,8 @@ func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, rt r
 	}
 }
 
-// answer checks the token, then the rate limit, before the endpoint reads
-// any data.
+// answer checks the token, then the rate limit, then the scope (Deny), as
+// ISC's gateway does, before the endpoint reads any data.
 func (t *Tenant) answer(r *http.Request, entry *Request, rt route) reply {
 	client, rep := t.authenticate(r)
 	if rep != nil {
@@ -286,10 +308,45 @@ func (t *Tenant) answer(r *http.Request, entry *Request, rt route) reply {
 	if ok, wait := t.allow(client); !ok {
 		return tooManyRequests(wait)
 	}
-	if rt.endpoint == "list" {
-		return t.listActivities(r, rt.beta)
+	t.mu.Lock()
+	status := t.denied[rt.family]
+	t.mu.Unlock()
+	if status != 0 {
+		return errorDTO(status, "")
 	}
-	return t.getActivity(rt.id, rt.beta)
+	switch rt.endpoint {
+	case "list":
+		return t.listActivities(r, rt.beta)
+	case "get":
+		return t.getActivity(rt.id, rt.beta)
+	case "sources":
+		return t.listSources(r)
+	case "source":
+		return t.getSource(rt.id)
+	case "managed-clusters":
+		return t.listClusters(r)
+	}
+	return t.getCluster(rt.id)
+}
+
+// Deny makes one endpoint family answer status after authentication and
+// rate limiting, the way ISC answers 403 to a token without the scope, or
+// 404 where an older tenant lacks the path, until Deny(family, 0). Families
+// are "list" and "get" (account activities), "sources" (list and by id) and
+// "managed-clusters" (list and by id); any other name panics.
+func (t *Tenant) Deny(family string, status int) {
+	switch family {
+	case "list", "get", "sources", "managed-clusters":
+	default:
+		panic("simtenant: Deny: unknown endpoint family " + strconv.Quote(family))
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if status == 0 {
+		delete(t.denied, family)
+		return
+	}
+	t.denied[family] = status
 }
 
 // resetConn drops the connection without a byte of response, the way a

@@ -1,5 +1,6 @@
 // Package simtenant is a simulated SailPoint Identity Security Cloud tenant
-// serving the account-activities API over real HTTP.
+// serving the account-activities, sources and managed-clusters APIs over
+// real HTTP.
 //
 // It exists for two audiences. Tests use it as an independent oracle: it
 // implements the spec (auth, paging, the filter language, error shapes) on
@@ -125,19 +126,21 @@ type Tenant struct {
 	lagging     map[*record]struct{} // records with versions not visible yet
 	nextVisible time.Time            // earliest visibility time among them
 
+	health healthState
+
 	log     []truthEntry
 	logBase uint64
 
-	tenantID  string
-	tokens    map[string]*token
-	limiter   map[string][]time.Time
-	faults    []fault
-	tokFaults []fault
-	onList    func(int)
-	listSeq   int
-	reqLog    []Request
-	reqSeq    []uint64 // arrival number of each reqLog entry, ascending
-	nextReq   uint64
+	tenantID string
+	tokens   map[string]*token
+	limiter  map[string][]time.Time
+	faults   map[string][]fault // by queue: "token", "activities", "sources", "managed-clusters"
+	denied   map[string]int     // by endpoint family, see Deny
+	onList   func(int)
+	listSeq  int
+	reqLog   []Request
+	reqSeq   []uint64 // arrival number of each reqLog entry, ascending
+	nextReq  uint64
 
 	srv    *http.Server
 	closed chan struct{}
@@ -189,11 +192,14 @@ func New(cfg Config) *Tenant {
 		lagging: map[*record]struct{}{},
 		tokens:  map[string]*token{},
 		limiter: map[string][]time.Time{},
+		faults:  map[string][]fault{},
+		denied:  map[string]int{},
 		closed:  make(chan struct{}),
 	}
 	t.people = makePeople(t.rng, 240)
 	t.vaID = uuidFrom(t.rng)
 	t.tenantID = uuidFrom(t.rng)
+	t.health = newHealth(t.clock())
 	return t
 }
 
