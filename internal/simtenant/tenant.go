@@ -199,7 +199,7 @@ func New(cfg Config) *Tenant {
 	t.people = makePeople(t.rng, 240)
 	t.vaID = uuidFrom(t.rng)
 	t.tenantID = uuidFrom(t.rng)
-	t.health = newHealth(t.clock())
+	t.health = newHealth(cfg.Seed, t.clock())
 	return t
 }
 
