@@ -157,7 +157,7 @@ func parseQuery[T any](q url.Values, c *collection[T]) (query[T], *reply) {
 // selectPage returns the page of items the query asks for, in its order,
 // and how many items match in all. Without sorters the items are already in
 // the collection's order and the scan stops at the end of the page unless a
-// count is wanted.
+// count is wanted; with sorters every match is sorted.
 func selectPage[T any](items []T, q *query[T]) (page []*T, total int) {
 	if q.cmp == nil {
 		for i := range items {
@@ -174,69 +174,14 @@ func selectPage[T any](items []T, q *query[T]) (page []*T, total int) {
 		}
 		return page, total
 	}
-	need := 0 // an offset past the end needs a count, not a heap
-	if q.offset < len(items) {
-		need = min(len(items), q.offset+q.limit)
-	}
-	top := topN[T]{cmp: q.cmp, n: need}
+	var matches []*T
 	for i := range items {
 		if x := &items[i]; q.match == nil || q.match(x) {
-			top.offer(x)
-			total++
+			matches = append(matches, x)
 		}
 	}
-	sorted := top.sorted()
-	return sorted[min(q.offset, len(sorted)):], total
-}
-
-// topN keeps the n first items of a stream in sorter order. A page needs
-// only offset+limit items, so a bounded max-heap over the scan beats sorting
-// every match.
-type topN[T any] struct {
-	cmp  func(x, y *T) int
-	n    int
-	heap []*T // max-heap: heap[0] is the worst item kept
-}
-
-func (h *topN[T]) offer(x *T) {
-	if h.n <= 0 {
-		return
-	}
-	if len(h.heap) < h.n {
-		h.heap = append(h.heap, x)
-		for i := len(h.heap) - 1; i > 0; {
-			p := (i - 1) / 2
-			if h.cmp(h.heap[p], h.heap[i]) >= 0 {
-				break
-			}
-			h.heap[i], h.heap[p] = h.heap[p], h.heap[i]
-			i = p
-		}
-		return
-	}
-	if h.cmp(x, h.heap[0]) >= 0 {
-		return
-	}
-	h.heap[0] = x
-	for i := 0; ; {
-		l, big := 2*i+1, i
-		if l < len(h.heap) && h.cmp(h.heap[big], h.heap[l]) < 0 {
-			big = l
-		}
-		if r := l + 1; r < len(h.heap) && h.cmp(h.heap[big], h.heap[r]) < 0 {
-			big = r
-		}
-		if big == i {
-			return
-		}
-		h.heap[i], h.heap[big] = h.heap[big], h.heap[i]
-		i = big
-	}
-}
-
-func (h *topN[T]) sorted() []*T {
-	slices.SortFunc(h.heap, h.cmp)
-	return h.heap
+	slices.SortFunc(matches, q.cmp)
+	return matches[min(q.offset, len(matches)):min(q.offset+q.limit, len(matches))], len(matches)
 }
 
 // names lists the fields that pass keep, for error messages.
