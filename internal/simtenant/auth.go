@@ -48,7 +48,7 @@ func (t *Tenant) serveToken(r *http.Request, entry *Request) reply {
 	if r.Method != http.MethodPost {
 		return errorDTO(http.StatusMethodNotAllowed, "Request method '"+r.Method+"' is not supported")
 	}
-	if f := t.popFault(true); f.kind != "" {
+	if f := t.popFault(queueToken); f.kind != "" {
 		entry.Fault = f.kind
 		switch f.status {
 		case http.StatusUnauthorized:

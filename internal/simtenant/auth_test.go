@@ -1,7 +1,6 @@
 package simtenant
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,7 +16,7 @@ func postToken(t *testing.T, h *harness, query url.Values, form url.Values, basi
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, u, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(form.Encode()))
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}

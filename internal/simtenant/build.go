@@ -144,6 +144,8 @@ func (t *Tenant) build(at time.Time, typ string, allowNullType bool) (*Activity,
 			sim.paths[i] = []string{ProvPending}
 		case i == failAt || (out == outFailure && t.chance(0.3)):
 			sim.paths[i] = t.failurePath()
+		case t.health.inOutage(a.Items[i].SourceID, at) && t.chance(outageFailure):
+			sim.paths[i] = t.failurePath()
 		default:
 			sim.paths[i] = t.successPath()
 		}

@@ -10,9 +10,17 @@ import (
 // source is a connected system. Ids are fixed rather than seeded so demo
 // dashboards keep the same sourceId labels from run to run.
 type source struct {
-	id     string
-	name   string
-	native func(p person) string
+	id   string
+	name string
+	// typ, connector, class and connectorName are as ISC spells them for
+	// this connector; connector is also the connectorId.
+	typ, connector, class, connectorName string
+	authoritative                        bool
+	cluster                              int // index in clustersCatalog; -1: a SaaS connector without one
+	created, modified                    string
+	features                             []string
+	config                               map[string]any // connectorAttributes beyond the common ones
+	native                               func(p person) string
 	// errors are connector failures as ISC relays them, with {account} and
 	// {client} (the virtual appliance) filled in.
 	errors []string
@@ -24,6 +32,14 @@ type source struct {
 var sourcesCatalog = []source{
 	{
 		id: "2c91808363ef85290164000587130c0c", name: "Active Directory",
+		typ: "Active Directory - Direct", connector: "active-directory", class: "sailpoint.connector.ADLDAPConnector", connectorName: "Active Directory",
+		cluster: 0, created: "2022-02-08T14:50:03.827Z", modified: "2025-10-14T07:41:19.302Z",
+		features: []string{"AUTHENTICATE", "DIRECT_PERMISSIONS", "DISCOVER_SCHEMA", "ENABLE", "MANAGER_LOOKUP", "SEARCH", "UNLOCK", "UNSTRUCTURED_TARGETS", "PROVISIONING", "GROUP_PROVISIONING", "SYNC_PROVISIONING", "PASSWORD", "CURRENT_PASSWORD"},
+		config: map[string]any{
+			"IQServiceHost": "iqs01.acme.com", "IQServicePort": "5050", "useTLSForIQService": true,
+			"domainSettings": []any{map[string]any{"domainDN": "DC=acme,DC=com", "servers": []string{"dc01.acme.com", "dc02.acme.com"}, "port": "636", "useSSL": true}},
+			"searchDNs":      []any{map[string]any{"searchDN": "OU=Users,OU=Corp,DC=acme,DC=com", "iterateSearchFilter": "(objectclass=user)"}},
+		},
 		native: func(p person) string { return fmt.Sprintf("CN=%s %s,OU=Users,OU=Corp,DC=acme,DC=com", p.first, p.last) },
 		errors: []string{
 			"sailpoint.connector.ConnectorException: java.lang.InterruptedException: Timeout waiting for response to message 0 from client {client} after 60 seconds.",
@@ -35,7 +51,11 @@ var sourcesCatalog = []source{
 	},
 	{
 		id: "2c9180845d1edece015d27a975983e21", name: "Workday",
-		native: func(p person) string { return p.employeeID },
+		typ: "Workday", connector: "workday", class: "sailpoint.connector.WorkdayConnector", connectorName: "Workday",
+		authoritative: true, cluster: 0, created: "2022-01-19T16:05:27.114Z", modified: "2025-09-30T12:00:08.551Z",
+		features: []string{"SEARCH", "PROVISIONING", "SYNC_PROVISIONING"},
+		config:   map[string]any{"url": "https://wd5-services1.myworkday.com/ccx/service/acme", "version": "v40.0", "includeFutureHires": true, "futureDays": "30"},
+		native:   func(p person) string { return p.employeeID },
 		errors: []string{
 			"sailpoint.connector.ConnectorException: Workday SOAP fault: Validation error occurred. Invalid ID value. '{account}' is not a valid ID value for type = 'Employee_ID'",
 			"sailpoint.connector.AuthenticationFailedException: Workday authentication failed for ISU_SailPoint@acme: invalid username or password",
@@ -45,7 +65,11 @@ var sourcesCatalog = []source{
 	},
 	{
 		id: "2c918086749d78830174a1a40e121518", name: "ServiceNow",
-		native: func(p person) string { return strings.ToLower(p.first + "." + p.last) },
+		typ: "ServiceNow", connector: "servicenow", class: "sailpoint.connector.ServiceNowConnector", connectorName: "ServiceNow",
+		cluster: 0, created: "2022-06-30T08:22:51.640Z", modified: "2025-08-21T15:33:02.017Z",
+		features: []string{"DISCOVER_SCHEMA", "ENABLE", "SEARCH", "PROVISIONING", "GROUP_PROVISIONING", "SYNC_PROVISIONING"},
+		config:   map[string]any{"url": "https://acme.service-now.com", "authType": "OAuth2", "pageSize": "1000"},
+		native:   func(p person) string { return strings.ToLower(p.first + "." + p.last) },
 		errors: []string{
 			"sailpoint.connector.AuthenticationFailedException: Authentication failed for user 'svc_sailpoint' against https://acme.service-now.com: HTTP 401 Unauthorized",
 			"sailpoint.connector.ConnectorException: Error while updating user '{account}': HTTP 500 {\"error\":{\"message\":\"Operation Failed\",\"detail\":\"ACL Exception Update Failed due to security constraints\"}}",
@@ -55,7 +79,11 @@ var sourcesCatalog = []source{
 	},
 	{
 		id: "2c9180887a6f1f2a017a7c0f4f9c2b11", name: "Okta",
-		native: func(p person) string { return p.email() },
+		typ: "Okta", connector: "okta", class: "sailpoint.connector.OktaConnector", connectorName: "Okta",
+		cluster: 1, created: "2023-02-13T11:47:36.905Z", modified: "2025-11-02T18:19:45.228Z",
+		features: []string{"AUTHENTICATE", "ENABLE", "MANAGER_LOOKUP", "SEARCH", "UNLOCK", "PROVISIONING", "GROUP_PROVISIONING", "SYNC_PROVISIONING", "PASSWORD"},
+		config:   map[string]any{"url": "https://acme.okta.com", "pageSize": "200", "enableStatuses": []string{"ACTIVE", "PROVISIONED"}},
+		native:   func(p person) string { return p.email() },
 		errors: []string{
 			"sailpoint.connector.ConnectorException: Exception occurred while performing 'Modify' operation on identity '{account}': Error: API call exceeded rate limit due to too many requests. (429, E0000047)",
 			"sailpoint.connector.ObjectNotFoundException: Not found: Resource not found: {account} (User) (404, E0000007)",
@@ -65,7 +93,11 @@ var sourcesCatalog = []source{
 	},
 	{
 		id: "2c91808b6ef1d43e016efba0ce470904", name: "SAP ERP",
-		native: func(p person) string { return strings.ToUpper(p.first[:1] + p.last)[:min(12, len(p.last)+1)] },
+		typ: "SAP - Direct", connector: "sap", class: "sailpoint.connector.SAPConnector", connectorName: "SAP",
+		cluster: 1, created: "2022-03-04T10:10:10.010Z", modified: "2025-07-07T06:45:59.999Z",
+		features: []string{"DIRECT_PERMISSIONS", "ENABLE", "SEARCH", "UNLOCK", "PROVISIONING", "SYNC_PROVISIONING", "PASSWORD", "NO_PERMISSIONS_PROVISIONING"},
+		config:   map[string]any{"host": "sap-prd.acme.com", "systemNumber": "00", "client": "100", "language": "EN", "sncMode": "1"},
+		native:   func(p person) string { return strings.ToUpper(p.first[:1] + p.last)[:min(12, len(p.last)+1)] },
 		errors: []string{
 			"sailpoint.connector.ConnectorException: [ ConnectorException ] [ Error details ] BAPI_USER_CHANGE returned error: User {account} is currently locked by user SAPJOB",
 			"sailpoint.connector.ConnectorException: com.sap.conn.jco.JCoException: (102) JCO_ERROR_COMMUNICATION: Connect to SAP gateway failed Connection parameters: TYPE=A ASHOST=sap-prd.acme.com SYSNR=00",
@@ -75,7 +107,11 @@ var sourcesCatalog = []source{
 	},
 	{
 		id: "2c9180857182305e017191e5c8a32ff3", name: "Salesforce",
-		native: func(p person) string { return p.email() + ".prod" },
+		typ: "Salesforce", connector: "salesforce", class: "sailpoint.connector.SalesforceConnector", connectorName: "Salesforce",
+		cluster: -1, created: "2023-09-18T13:02:44.387Z", modified: "2025-10-01T09:09:31.476Z",
+		features: []string{"DISCOVER_SCHEMA", "ENABLE", "SEARCH", "PROVISIONING", "GROUP_PROVISIONING", "SYNC_PROVISIONING", "PASSWORD"},
+		config:   map[string]any{"instanceUrl": "https://acme.my.salesforce.com", "apiVersion": "59.0", "isSandbox": false},
+		native:   func(p person) string { return p.email() + ".prod" },
 		errors: []string{
 			"sailpoint.connector.ConnectorException: INVALID_CROSS_REFERENCE_KEY: invalid cross reference id while updating '{account}'",
 			"sailpoint.connector.ConnectorException: LICENSE_LIMIT_EXCEEDED: License Limit Exceeded. Unable to create '{account}'",
@@ -85,7 +121,11 @@ var sourcesCatalog = []source{
 	},
 	{
 		id: "2c91808a7813090a017814121e121518", name: "Google Workspace",
-		native: func(p person) string { return p.email() },
+		typ: "Google Apps - Direct", connector: "google-apps", class: "sailpoint.connector.GoogleAppsConnector", connectorName: "Google Workspace",
+		cluster: 1, created: "2024-04-22T07:58:12.640Z", modified: "2025-11-11T21:04:26.081Z",
+		features: []string{"ENABLE", "MANAGER_LOOKUP", "SEARCH", "PROVISIONING", "GROUP_PROVISIONING", "SYNC_PROVISIONING", "PASSWORD"},
+		config:   map[string]any{"domainName": "acme.com", "adminEmail": "sailpoint-admin@acme.com", "pageSize": "500"},
+		native:   func(p person) string { return p.email() },
 		errors: []string{
 			"sailpoint.connector.ConnectorException: 403 Forbidden { \"code\" : 403, \"errors\" : [ { \"domain\" : \"global\", \"message\" : \"Not Authorized to access this resource/api\", \"reason\" : \"forbidden\" } ] }",
 			"sailpoint.connector.ConnectorException: java.lang.InterruptedException: Timeout waiting for response to message 12 from client {client} after 60 seconds.",

@@ -22,74 +22,94 @@ type fault struct {
 	delay  time.Duration
 }
 
-func (t *Tenant) pushFault(token bool, f fault) {
+// Fault queues: the activity endpoints (list and get) share one, each new
+// endpoint family has its own, and the token endpoint has its own, so a
+// test can fail one call without disturbing the others.
+const (
+	queueToken      = "token"
+	queueActivities = "activities"
+	queueSources    = "sources"
+	queueClusters   = "managed-clusters"
+)
+
+func (t *Tenant) pushFault(queue string, f fault) {
 	if f.n <= 0 {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if token {
-		t.tokFaults = append(t.tokFaults, f)
-	} else {
-		t.faults = append(t.faults, f)
-	}
+	t.faults[queue] = append(t.faults[queue], f)
 }
 
-func (t *Tenant) popFault(token bool) fault {
+func (t *Tenant) popFault(queue string) fault {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	q := &t.faults
-	if token {
-		q = &t.tokFaults
-	}
-	if len(*q) == 0 {
+	q := t.faults[queue]
+	if len(q) == 0 {
 		return fault{}
 	}
-	f := (*q)[0]
-	(*q)[0].n--
-	if (*q)[0].n == 0 {
-		*q = (*q)[1:]
+	f := q[0]
+	q[0].n--
+	if q[0].n == 0 {
+		q = q[1:]
 	}
+	t.faults[queue] = q
 	return f
 }
+
+// The methods below queue faults for the account-activity endpoints (list
+// and get by id) only; FailSourcesNext and FailClustersNext reach the other
+// families.
 
 // FailNext answers the next n API requests with status and the spec's
 // ErrorResponseDto (500 gets detailCode "500.0 Internal Fault").
 func (t *Tenant) FailNext(n int, status int) {
-	t.pushFault(false, fault{kind: faultFail, n: n, status: status})
+	t.pushFault(queueActivities, fault{kind: faultFail, n: n, status: status})
 }
 
 // ResetNext drops the connection of the next n API requests without
 // answering.
-func (t *Tenant) ResetNext(n int) { t.pushFault(false, fault{kind: faultReset, n: n}) }
+func (t *Tenant) ResetNext(n int) { t.pushFault(queueActivities, fault{kind: faultReset, n: n}) }
 
 // TruncateNext sends the next n API responses with their full
 // Content-Length but only half the body, then closes the connection.
-func (t *Tenant) TruncateNext(n int) { t.pushFault(false, fault{kind: faultTruncate, n: n}) }
+func (t *Tenant) TruncateNext(n int) { t.pushFault(queueActivities, fault{kind: faultTruncate, n: n}) }
 
 // MalformNext replaces the body of the next n successful API responses with
 // syntactically invalid JSON, keeping status 200.
-func (t *Tenant) MalformNext(n int) { t.pushFault(false, fault{kind: faultMalform, n: n}) }
+func (t *Tenant) MalformNext(n int) { t.pushFault(queueActivities, fault{kind: faultMalform, n: n}) }
 
 // SlowNext holds each of the next n API requests for d (or until the client
 // gives up or the tenant closes) before answering normally, to exercise
 // client timeouts.
 func (t *Tenant) SlowNext(n int, d time.Duration) {
-	t.pushFault(false, fault{kind: faultSlow, n: n, delay: d})
+	t.pushFault(queueActivities, fault{kind: faultSlow, n: n, delay: d})
 }
 
 // RateLimitNext answers the next n API requests with 429 and Retry-After
 // set to retryAfter rounded up to whole seconds, independent of the real
 // limiter.
 func (t *Tenant) RateLimitNext(n int, retryAfter time.Duration) {
-	t.pushFault(false, fault{kind: faultRateLimit, n: n, delay: retryAfter})
+	t.pushFault(queueActivities, fault{kind: faultRateLimit, n: n, delay: retryAfter})
 }
 
 // FailTokenNext makes the next n token requests fail with status: 401 as
 // invalid_client, 400 as invalid_request, 429 as a rate limit, anything
 // else as an ErrorResponseDto.
 func (t *Tenant) FailTokenNext(n int, status int) {
-	t.pushFault(true, fault{kind: faultFail, n: n, status: status})
+	t.pushFault(queueToken, fault{kind: faultFail, n: n, status: status})
+}
+
+// FailSourcesNext answers the next n requests to GET /v3/sources and
+// /v3/sources/{id} with status, like FailNext.
+func (t *Tenant) FailSourcesNext(n int, status int) {
+	t.pushFault(queueSources, fault{kind: faultFail, n: n, status: status})
+}
+
+// FailClustersNext answers the next n requests to GET /v3/managed-clusters
+// and /v3/managed-clusters/{id} with status, like FailNext.
+func (t *Tenant) FailClustersNext(n int, status int) {
+	t.pushFault(queueClusters, fault{kind: faultFail, n: n, status: status})
 }
 
 // OnList registers f to run before the n-th list request (1-based) reads the

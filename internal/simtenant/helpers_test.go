@@ -1,11 +1,12 @@
 package simtenant
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,26 +64,42 @@ func newHarness(t *testing.T, cfg Config) *harness {
 
 func (h *harness) fetchToken(id, secret string) string {
 	h.t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, h.base+"/oauth/token", strings.NewReader(form.Encode()))
+	r := h.postToken(url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}})
+	var tr tokenResponse
+	if r.err != nil || r.status != http.StatusOK {
+		h.t.Fatalf("token: %d %v %s", r.status, r.err, r.body)
+	}
+	if err := json.Unmarshal(r.body, &tr); err != nil {
+		h.t.Fatal(err)
+	}
+	return tr.AccessToken
+}
+
+// doToken asks for a token with the default credentials and returns the
+// raw answer.
+func (h *harness) doToken() response {
+	h.t.Helper()
+	return h.postToken(url.Values{"grant_type": {"client_credentials"}, "client_id": {"sim-client-id"}, "client_secret": {"sim-client-secret"}})
+}
+
+func (h *harness) postToken(form url.Values) response {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(h.t.Context(), http.MethodPost, h.base+"/oauth/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return h.send(req)
+}
+
+func (h *harness) send(req *http.Request) response {
 	resp, err := h.client.Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		return response{err: err}
 	}
 	defer closeBody(resp)
-	var tr tokenResponse
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		h.t.Fatalf("token: %d %s", resp.StatusCode, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
-		h.t.Fatal(err)
-	}
-	return tr.AccessToken
+	b, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b, err: err}
 }
 
 type response struct {
@@ -98,20 +115,14 @@ func (h *harness) do(method, path string, query url.Values, token string) respon
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, u, nil)
+	req, err := http.NewRequestWithContext(h.t.Context(), method, u, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return response{err: err}
-	}
-	defer closeBody(resp)
-	b, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b, err: err}
+	return h.send(req)
 }
 
 func (h *harness) get(path string, query url.Values) response {
@@ -119,14 +130,36 @@ func (h *harness) get(path string, query url.Values) response {
 	return h.do(http.MethodGet, path, query, h.token)
 }
 
-// list fetches one page and decodes it, failing the test on anything but 200.
-func (h *harness) list(query url.Values) ([]Activity, response) {
+// view is what tests read back of an activity from the wire; the package
+// itself never decodes its own JSON.
+type view struct {
+	ID               string     `json:"id"`
+	Type             *string    `json:"type"`
+	Created          time.Time  `json:"created"`
+	Modified         *time.Time `json:"modified"`
+	Completed        *time.Time `json:"completed"`
+	CompletionStatus *string    `json:"completionStatus"`
+	ExecutionStatus  string     `json:"executionStatus"`
+}
+
+func (v *view) isTerminal() bool {
+	return v.Completed != nil || v.ExecutionStatus == ExecCompleted || v.ExecutionStatus == ExecTerminated
+}
+
+// list fetches one page of /v3 account activities and decodes it, failing
+// the test on anything but 200.
+func (h *harness) list(query url.Values) ([]view, response) {
 	h.t.Helper()
-	r := h.get("/v3/account-activities", query)
+	return h.listAt("/v3/account-activities", query)
+}
+
+func (h *harness) listAt(path string, query url.Values) ([]view, response) {
+	h.t.Helper()
+	r := h.get(path, query)
 	if r.err != nil || r.status != 200 {
-		h.t.Fatalf("list %v: status %d err %v body %s", query, r.status, r.err, r.body)
+		h.t.Fatalf("list %s %v: status %d err %v body %s", path, query, r.status, r.err, r.body)
 	}
-	var out []Activity
+	var out []view
 	if err := json.Unmarshal(r.body, &out); err != nil {
 		h.t.Fatalf("decode: %v", err)
 	}
@@ -141,7 +174,7 @@ func q(kv ...string) url.Values {
 	return v
 }
 
-func ids(as []Activity) []string {
+func ids(as []view) []string {
 	out := make([]string, len(as))
 	for i, a := range as {
 		out[i] = a.ID
@@ -201,14 +234,6 @@ func scripted(id, typ string, created time.Time, exec string) Activity {
 	return a
 }
 
-func httptestRequest(target string) *http.Request {
-	r, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://sim"+target, nil)
-	if err != nil {
-		panic(err)
-	}
-	return r
-}
-
 func closeBody(resp *http.Response) {
 	if resp != nil {
 		_ = resp.Body.Close()
@@ -219,7 +244,7 @@ func closeBody(resp *http.Response) {
 // headers the harness does not set.
 func newRequest(t *testing.T, method, url, token string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, url, nil)
+	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,3 +253,16 @@ func newRequest(t *testing.T, method, url, token string) *http.Request {
 	}
 	return req
 }
+
+func hexN(n int) string { return fmt.Sprintf("%032x", n) }
+
+// hexes names the fixture ids n... in order.
+func hexes(ns ...int) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, hexN(n))
+	}
+	return out
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -196,6 +196,8 @@ func (t *Tenant) stepInterval(rec *record) time.Duration {
 func (t *Tenant) SeedHistory(n int, span time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.replaying = true
+	defer func() { t.replaying = false }()
 	now := t.now()
 	starts := make([]time.Time, n)
 	for i := range starts {
@@ -225,12 +227,15 @@ func (t *Tenant) SeedHistory(n int, span time.Duration) {
 	t.evict()
 }
 
-// Step is one tick of the tenant: running activities advance, a few new
-// ones start, and now and then a finished one gets a late edit.
+// Step is one tick of the tenant: sources and clusters follow the health
+// schedule (see healthState; a source in an outage fails more of the items
+// that start on it), running activities advance, a few new ones start, and
+// now and then a finished one gets a late edit.
 func (t *Tenant) Step() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
+	t.health.step(now)
 	running := t.active[:0]
 	for _, rec := range t.active {
 		if rec.sim == nil || rec.a.isTerminal() || t.byID[rec.a.ID] != rec {
@@ -292,7 +297,10 @@ func (t *Tenant) BulkRefresh(n int) []string {
 }
 
 // RunDemo calls Step every interval until ctx is done. It blocks; --demo
-// runs it in a goroutine next to the HTTP server.
+// runs it in a goroutine next to the HTTP server. With a one-second
+// interval a source goes unhealthy 20-40 s into the run for 90-240 s, and a
+// cluster passes through WARNING a few minutes in (see the health schedule
+// in health.go).
 func (t *Tenant) RunDemo(ctx context.Context, every time.Duration) {
 	tk := time.NewTicker(every)
 	defer tk.Stop()

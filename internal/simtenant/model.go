@@ -184,43 +184,7 @@ func (a Activity) MarshalJSON() ([]byte, error) {
 	return json.Marshal(toWire(&a))
 }
 
-// UnmarshalJSON accepts any of the API shapes, which lets tests decode a
-// list page straight into []Activity.
-func (a *Activity) UnmarshalJSON(b []byte) error {
-	var w wireBetaActivity
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*a = fromWire(&w)
-	return nil
-}
-
 // MarshalJSON renders the spec's Comment shape.
 func (c Comment) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wireComment{c.CommenterID, c.CommenterName, c.Body, msTime(c.Date)})
-}
-
-// UnmarshalJSON is the inverse of MarshalJSON.
-func (c *Comment) UnmarshalJSON(b []byte) error {
-	var w wireComment
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*c = Comment{w.CommenterID, w.CommenterName, w.Body, time.Time(w.Date)}
-	return nil
-}
-
-// MarshalJSON renders the spec's AccountActivityItem shape.
-func (it Item) MarshalJSON() ([]byte, error) {
-	return json.Marshal(toWireItem(&it))
-}
-
-// UnmarshalJSON is the inverse of MarshalJSON.
-func (it *Item) UnmarshalJSON(b []byte) error {
-	var w wireItem
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	*it = fromWireItem(&w)
-	return nil
 }

@@ -14,10 +14,11 @@ import (
 	"time"
 )
 
-// apiPrefixes are every place ISC publishes the same two operations. The
-// experimental versions want X-SailPoint-Experimental on a real tenant; we
-// accept requests with or without it so clients can pick any version.
-var apiPrefixes = []struct {
+// activityPrefixes are every place ISC publishes the two account-activity
+// operations. The experimental versions want X-SailPoint-Experimental on a
+// real tenant; we accept requests with or without it so clients can pick
+// any version. Sources and managed clusters are served under /v3 only.
+var activityPrefixes = []struct {
 	path string
 	beta bool // beta answers CancelableAccountActivity
 }{
@@ -29,17 +30,54 @@ var apiPrefixes = []struct {
 	{"/account-activities/v1", false},
 }
 
+// route is what a request path asks for.
+type route struct {
+	endpoint string // Request.Endpoint
+	family   string // the Deny key: list, get, sources or managed-clusters
+	queue    string // the fault queue: activities, sources or managed-clusters
+	id       string // of a get by id
+	beta     bool
+}
+
+func matchRoute(path string) (route, bool) {
+	byID := func(prefix string) (string, bool) {
+		rest, ok := strings.CutPrefix(path, prefix+"/")
+		return rest, ok && rest != "" && !strings.Contains(rest, "/")
+	}
+	for _, p := range activityPrefixes {
+		if path == p.path {
+			return route{endpoint: "list", family: "list", queue: queueActivities, beta: p.beta}, true
+		}
+		if id, ok := byID(p.path); ok {
+			return route{endpoint: "get", family: "get", queue: queueActivities, id: id, beta: p.beta}, true
+		}
+	}
+	for _, c := range []struct{ path, one string }{{"/v3/sources", "source"}, {"/v3/managed-clusters", "managed-cluster"}} {
+		family := strings.TrimPrefix(c.path, "/v3/")
+		if path == c.path {
+			return route{endpoint: family, family: family, queue: family}, true
+		}
+		if id, ok := byID(c.path); ok {
+			return route{endpoint: c.one, family: family, queue: family, id: id}, true
+		}
+	}
+	return route{}, false
+}
+
 const contentTypeJSON = "application/json;charset=utf-8"
 
 // Request is one entry of the request log, for tests that assert on how a
 // client talked to the tenant (paging, retries, token reuse).
 type Request struct {
-	Time     time.Time
+	Time     time.Time // arrival, on the tenant's clock
 	Method   string
 	Path     string
 	RawQuery string
-	Endpoint string // "token", "list", "get", or "" for anything else
-	Status   int    // 0 when the connection was dropped without an answer
+	// Endpoint is "token"; "list" or "get" for account activities;
+	// "sources", "source", "managed-clusters" or "managed-cluster"; or ""
+	// for anything else.
+	Endpoint string
+	Status   int // 0 when the connection was dropped without an answer
 	ClientID string
 	Fault    string // injected fault kind, if any: fail, reset, truncate, malform, slow, ratelimit
 }
@@ -59,6 +97,14 @@ func jsonReply(status int, v any) reply {
 		panic("simtenant: marshal reply: " + err.Error())
 	}
 	return reply{status: status, body: b}
+}
+
+// jsonArray marshals a page; an empty one is [], never null.
+func jsonArray[T any](items []*T) []byte {
+	if len(items) == 0 {
+		return []byte("[]")
+	}
+	return jsonReply(http.StatusOK, items).body
 }
 
 func (rep reply) write(w http.ResponseWriter) {
@@ -121,9 +167,13 @@ func errorDTO(status int, text string) reply {
 	return jsonReply(status, e)
 }
 
-func badRequest(text string) *reply {
-	r := errorDTO(http.StatusBadRequest, text)
-	return &r
+// pageReply is a list page, with X-Total-Count when count=true asked for it.
+func pageReply(body []byte, total int, count bool) reply {
+	rep := reply{status: http.StatusOK, body: body}
+	if count {
+		rep.header = http.Header{"X-Total-Count": {strconv.Itoa(total)}}
+	}
+	return rep
 }
 
 func unauthorized(text string) *reply {
@@ -149,15 +199,19 @@ func randomHex(n int) string {
 // statusWriter records the status for the request log. The entry is
 // completed when the status is written, before the body: a client that has
 // read the whole body must find its request logged.
+// It also stamps the Date header from the tenant's clock when the answer
+// goes out; Go's server would use the host clock.
 type statusWriter struct {
 	http.ResponseWriter
 	status   int
 	onStatus func(status int)
+	date     func() string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.Header().Set("Date", w.date())
 		w.onStatus(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -178,7 +232,7 @@ func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, onStatus: func(status int) {
 		entry.Status = status
 		t.finishRequest(seq, entry)
-	}}
+	}, date: func() string { return t.clock().Format(http.TimeFormat) }}
 	defer func() {
 		if sw.status == 0 { // the connection was reset: no status
 			t.finishRequest(seq, entry)
@@ -189,39 +243,24 @@ func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		t.serveToken(r, &entry).write(sw)
 		return
 	}
-	id, beta, isGet, ok := matchAPI(r.URL.Path)
+	rt, ok := matchRoute(r.URL.Path)
 	if !ok {
 		errorDTO(http.StatusNotFound, "").write(sw)
 		return
 	}
-	entry.Endpoint = "list"
-	if isGet {
-		entry.Endpoint = "get"
-	}
+	entry.Endpoint = rt.endpoint
 	if r.Method != http.MethodGet {
 		errorDTO(http.StatusMethodNotAllowed, "Request method '"+r.Method+"' is not supported").write(sw)
 		return
 	}
-	t.serveAPI(sw, r, &entry, id, beta, isGet)
-}
-
-func matchAPI(path string) (id string, beta, isGet, ok bool) {
-	for _, p := range apiPrefixes {
-		if path == p.path {
-			return "", p.beta, false, true
-		}
-		if rest, found := strings.CutPrefix(path, p.path+"/"); found && !strings.Contains(rest, "/") {
-			return rest, p.beta, true, true
-		}
-	}
-	return "", false, false, false
+	t.serveAPI(sw, r, &entry, rt)
 }
 
 // serveAPI runs injected faults first, so "the next n requests" means the
 // next n that arrive, whatever their credentials; a delayed or mangled
 // response still goes through auth and rate limiting like a real one.
-func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, id string, beta, isGet bool) {
-	f := t.popFault(false)
+func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, rt route) {
+	f := t.popFault(rt.queue)
 	entry.Fault = f.kind
 	switch f.kind {
 	case faultFail:
@@ -244,7 +283,7 @@ func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, id s
 			return
 		}
 	}
-	rep := t.answer(r, entry, id, beta, isGet)
+	rep := t.answer(r, entry, rt)
 	switch f.kind {
 	case faultTruncate:
 		writeTruncated(w, rep)
@@ -258,7 +297,9 @@ func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, id s
 	}
 }
 
-func (t *Tenant) answer(r *http.Request, entry *Request, id string, beta, isGet bool) reply {
+// answer checks the token, then the rate limit, then the scope (Deny), as
+// ISC's gateway does, before the endpoint reads any data.
+func (t *Tenant) answer(r *http.Request, entry *Request, rt route) reply {
 	client, rep := t.authenticate(r)
 	if rep != nil {
 		return *rep
@@ -267,10 +308,45 @@ func (t *Tenant) answer(r *http.Request, entry *Request, id string, beta, isGet 
 	if ok, wait := t.allow(client); !ok {
 		return tooManyRequests(wait)
 	}
-	if isGet {
-		return t.getOne(id, beta)
+	t.mu.Lock()
+	status := t.denied[rt.family]
+	t.mu.Unlock()
+	if status != 0 {
+		return errorDTO(status, "")
 	}
-	return t.list(r, beta)
+	switch rt.endpoint {
+	case "list":
+		return t.listActivities(r, rt.beta)
+	case "get":
+		return t.getActivity(rt.id, rt.beta)
+	case "sources":
+		return t.listSources(r)
+	case "source":
+		return t.getSource(rt.id)
+	case "managed-clusters":
+		return t.listClusters(r)
+	}
+	return t.getCluster(rt.id)
+}
+
+// Deny makes one endpoint family answer status after authentication and
+// rate limiting, the way ISC answers 403 to a token without the scope, or
+// 404 where an older tenant lacks the path, until Deny(family, 0). Families
+// are "list" and "get" (account activities), "sources" (list and by id) and
+// "managed-clusters" (list and by id); any other name panics.
+func (t *Tenant) Deny(family string, status int) {
+	switch family {
+	case "list", "get", "sources", "managed-clusters":
+	default:
+		panic("simtenant: Deny: unknown endpoint family " + strconv.Quote(family))
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if status == 0 {
+		delete(t.denied, family)
+		return
+	}
+	t.denied[family] = status
 }
 
 // resetConn drops the connection without a byte of response, the way a
@@ -299,6 +375,7 @@ func writeTruncated(w *statusWriter, rep reply) {
 	w.onStatus(rep.status)
 	var b strings.Builder
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(rep.status) + " " + http.StatusText(rep.status) + "\r\n")
+	b.WriteString("Date: " + w.date() + "\r\n")
 	for k, vs := range rep.header {
 		for _, v := range vs {
 			b.WriteString(k + ": " + v + "\r\n")
@@ -370,8 +447,7 @@ func (t *Tenant) Start() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	t.lis = lis
-	t.srv = &http.Server{Handler: t.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	t.srv = &http.Server{Handler: http.HandlerFunc(t.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go func(srv *http.Server) { _ = srv.Serve(lis) }(t.srv)
 	return "http://" + lis.Addr().String(), nil
 }

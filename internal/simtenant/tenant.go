@@ -1,5 +1,6 @@
 // Package simtenant is a simulated SailPoint Identity Security Cloud tenant
-// serving the account-activities API over real HTTP.
+// serving the account-activities, sources and managed-clusters APIs over
+// real HTTP.
 //
 // It exists for two audiences. Tests use it as an independent oracle: it
 // implements the spec (auth, paging, the filter language, error shapes) on
@@ -10,12 +11,14 @@
 //
 // Nothing moves on its own: the data set only changes when a caller invokes
 // Step, SeedHistory, BulkRefresh, Upsert or Modify (or RunDemo, which calls
-// Step on a ticker), so a seeded test is reproducible.
+// Step on a ticker), so a seeded test is reproducible. The only thing that
+// follows the clock by itself is indexing lag (SetLag): a lagged version
+// becomes visible when the tenant's clock passes its visibility time.
 package simtenant
 
 import (
+	"encoding/json"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -40,9 +43,15 @@ type Config struct {
 	// Seed drives every random choice about the data, so equal seeds and
 	// equal call sequences give equal data sets.
 	Seed int64
-	// Now is the clock for timestamps, token expiry and rate limiting. Tests
-	// pass a fake clock to move time without sleeping. Default time.Now.
+	// Now is the host clock. Tests pass a fake clock to move time without
+	// sleeping. Default time.Now.
 	Now func() time.Time
+	// ClockOffset skews the tenant's own clock: the tenant lives at
+	// Now()+ClockOffset for everything it does, the timestamps it writes,
+	// token expiry, rate limiting, the Date header, the request log and the
+	// truth. It lets a test run a tenant whose clock disagrees with the
+	// exporter's.
+	ClockOffset time.Duration
 	// EdgeCases tunes how often the simulator produces the odd-but-legal
 	// values the spec allows (nulls, unknown enum values).
 	EdgeCases EdgeCases
@@ -101,39 +110,57 @@ type Tenant struct {
 	cfg  Config
 	edge EdgeCases
 
-	mu      sync.Mutex
-	rng     *rand.Rand // data only, so HTTP traffic never perturbs seeded data
-	byID    map[string]*record
-	ordered []entry   // by created then id: the default list order
-	active  []*record // simulated activities not yet terminal, in creation order
-	recent  []string  // recently terminal simulated ids, candidates for late edits
-	people  []person
-	vaID    string
+	mu        sync.Mutex
+	rng       *rand.Rand // data only, so HTTP traffic and lag never perturb seeded data
+	byID      map[string]*record
+	ordered   []entry   // the visible versions, by created then id: the default list order
+	active    []*record // simulated activities not yet terminal, in creation order
+	recent    []string  // recently terminal simulated ids, candidates for late edits
+	people    []person
+	vaID      string
+	replaying bool // SeedHistory writes history that is already indexed
+
+	lagRng      *rand.Rand
+	lagShare    float64
+	lagMax      time.Duration
+	lagging     map[*record]struct{} // records with versions not visible yet
+	nextVisible time.Time            // earliest visibility time among them
+
+	health healthState
 
 	log     []truthEntry
 	logBase uint64
 
-	tenantID  string
-	tokens    map[string]*token
-	limiter   map[string][]time.Time
-	faults    []fault
-	tokFaults []fault
-	onList    func(int)
-	listSeq   int
-	reqLog    []Request
-	reqSeq    []uint64 // arrival number of each reqLog entry, ascending
-	nextReq   uint64
+	tenantID string
+	tokens   map[string]*token
+	limiter  map[string][]time.Time
+	faults   map[string][]fault // by queue: "token", "activities", "sources", "managed-clusters"
+	denied   map[string]int     // by endpoint family, see Deny
+	onList   func(int)
+	listSeq  int
+	reqLog   []Request
+	reqSeq   []uint64 // arrival number of each reqLog entry, ascending
+	nextReq  uint64
 
 	srv    *http.Server
-	lis    net.Listener
 	closed chan struct{}
 }
 
-// record pairs an immutable activity snapshot with simulator bookkeeping.
+// record is one activity: its newest version and what the API shows of it.
+// Versions are immutable snapshots, so a page can be marshalled outside the
+// lock while the simulator keeps going.
 type record struct {
-	a      *Activity
+	a      *Activity // the newest version: what really happened
+	shown  *Activity // the version list and get show; nil until one is visible
+	lagged []version // versions newer than shown, in order, not visible yet
+	raw    string    // Corrupt's replacement text; "" renders normally
 	sim    *simState // nil once a test scripts the activity with Upsert
 	logged bool      // whether its first terminal version is in the truth log
+}
+
+type version struct {
+	a       *Activity
+	visible time.Time
 }
 
 // New builds a tenant with an empty data set; call SeedHistory for history.
@@ -160,26 +187,37 @@ func New(cfg Config) *Tenant {
 		cfg:     cfg,
 		edge:    cfg.EdgeCases.withDefaults(),
 		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5a11b017)),
+		lagRng:  rand.New(rand.NewPCG(uint64(cfg.Seed), 0x1a6)),
 		byID:    map[string]*record{},
+		lagging: map[*record]struct{}{},
 		tokens:  map[string]*token{},
 		limiter: map[string][]time.Time{},
+		faults:  map[string][]fault{},
+		denied:  map[string]int{},
 		closed:  make(chan struct{}),
 	}
 	t.people = makePeople(t.rng, 240)
 	t.vaID = uuidFrom(t.rng)
 	t.tenantID = uuidFrom(t.rng)
+	t.health = newHealth(cfg.Seed, t.clock())
 	return t
+}
+
+// clock is the tenant's own time: the host clock plus ClockOffset.
+func (t *Tenant) clock() time.Time {
+	return t.cfg.Now().Add(t.cfg.ClockOffset).UTC()
 }
 
 // now truncates to milliseconds because ISC stores and renders
 // milliseconds; finer clocks would make filters disagree with the JSON.
 func (t *Tenant) now() time.Time {
-	return t.cfg.Now().UTC().Truncate(time.Millisecond)
+	return t.clock().Truncate(time.Millisecond)
 }
 
 // Upsert stores a copy of a exactly as given: no timestamp is touched, so a
 // test can script any history. An empty ID gets a fresh one. The simulator
-// stops driving an activity once a test has upserted it.
+// stops driving an activity once a test has upserted it. Like every new
+// version, it is subject to indexing lag (SetLag).
 func (t *Tenant) Upsert(a Activity) {
 	c := a.Clone()
 	t.mu.Lock()
@@ -193,8 +231,9 @@ func (t *Tenant) Upsert(a Activity) {
 	t.put(&c)
 }
 
-// Modify applies f to a copy of the activity and stores it with modified set
-// to now, like any change on a real tenant. It reports whether id exists.
+// Modify applies f to a copy of the activity's newest version and stores it
+// with modified set to now, like any change on a real tenant. It reports
+// whether id exists.
 func (t *Tenant) Modify(id string, f func(*Activity)) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -211,7 +250,9 @@ func (t *Tenant) Modify(id string, f func(*Activity)) bool {
 	return true
 }
 
-// Activity returns a copy of the stored activity.
+// Activity returns a copy of the activity's newest version: what really
+// happened, whether or not indexing lag still hides it from the API. An
+// activity failed when its CompletionStatus is FAILURE.
 func (t *Tenant) Activity(id string) (Activity, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -222,27 +263,19 @@ func (t *Tenant) Activity(id string) (Activity, bool) {
 	return rec.a.Clone(), true
 }
 
-// Len is the number of stored activities.
-func (t *Tenant) Len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.ordered)
-}
-
-// entry is the hot part of a stored activity: every key that filters and
+// entry is the hot part of a visible activity: every key that filters and
 // sorters read, kept by value in one array. Scanning 50k activities then
-// walks contiguous memory instead of chasing three pointers per activity,
-// which was most of the cost of a list request.
+// walks contiguous memory instead of chasing pointers.
 type entry struct {
-	a                                   *Activity
+	rec                                 *record
 	id                                  string
 	typ                                 string
 	created, modified                   int64 // Unix milliseconds
 	nullType, nullCreated, nullModified bool
 }
 
-func newEntry(a *Activity) entry {
-	e := entry{a: a, id: a.ID, nullType: a.Type == nil, nullCreated: a.Created.IsZero(), nullModified: a.Modified == nil}
+func newEntry(rec *record, a *Activity) entry {
+	e := entry{rec: rec, id: a.ID, nullType: a.Type == nil, nullCreated: a.Created.IsZero(), nullModified: a.Modified == nil}
 	if !e.nullType {
 		e.typ = *a.Type
 	}
@@ -253,38 +286,7 @@ func newEntry(a *Activity) entry {
 	return e
 }
 
-// put stores a snapshot the caller no longer touches. It keeps the created
-// order and logs the first terminal version; callers hold t.mu.
-func (t *Tenant) put(a *Activity) *record {
-	rec := t.byID[a.ID]
-	e := newEntry(a)
-	if rec == nil {
-		rec = &record{a: a}
-		t.byID[a.ID] = rec
-		i, _ := slices.BinarySearchFunc(t.ordered, e, cmpEntry)
-		t.ordered = slices.Insert(t.ordered, i, e)
-	} else {
-		i, ok := slices.BinarySearchFunc(t.ordered, newEntry(rec.a), cmpEntry)
-		if !ok {
-			panic("simtenant: index out of sync for " + a.ID)
-		}
-		if t.ordered[i].created == e.created {
-			t.ordered[i] = e
-		} else {
-			t.ordered = slices.Delete(t.ordered, i, i+1)
-			j, _ := slices.BinarySearchFunc(t.ordered, e, cmpEntry)
-			t.ordered = slices.Insert(t.ordered, j, e)
-		}
-		rec.a = a
-	}
-	if !rec.logged && a.isTerminal() {
-		rec.logged = true
-		t.logTerminal(a)
-	}
-	return rec
-}
-
-// cmpEntry is the default list order: created (nulls first), then id.
+// cmpEntry is the default list order: created, then id.
 func cmpEntry(x, y entry) int {
 	if c := cmpInt(x.created, y.created); c != 0 {
 		return c
@@ -292,18 +294,175 @@ func cmpEntry(x, y entry) int {
 	return strings.Compare(x.id, y.id)
 }
 
-// evict keeps a long demo run from growing without bound. It drops the
-// oldest terminal activities once the store is 10% over the cap, so the
-// O(n) compaction runs rarely.
-func (t *Tenant) evict() {
-	capacity := t.cfg.MaxActivities
-	if capacity <= 0 || len(t.ordered) <= capacity+capacity/10 {
+// put stores a new version the caller no longer touches and logs the first
+// terminal one. The version shows at once unless indexing lag holds it
+// back; callers hold t.mu.
+func (t *Tenant) put(a *Activity) *record {
+	rec := t.byID[a.ID]
+	if rec == nil {
+		rec = &record{}
+		t.byID[a.ID] = rec
+	}
+	rec.a = a
+	if !rec.logged && a.isTerminal() {
+		rec.logged = true
+		t.logTerminal(a)
+	}
+	if delay := t.lagDelay(); delay > 0 {
+		v := version{a, t.now().Add(delay)}
+		rec.lagged = append(rec.lagged, v)
+		if len(t.lagging) == 0 || v.visible.Before(t.nextVisible) {
+			t.nextVisible = v.visible
+		}
+		t.lagging[rec] = struct{}{}
+		return rec
+	}
+	// The newest version is visible: the older lagged ones never will be.
+	rec.lagged = nil
+	delete(t.lagging, rec)
+	t.show(rec, a)
+	return rec
+}
+
+// show makes a the visible version of rec, keeping the index in order.
+func (t *Tenant) show(rec *record, a *Activity) {
+	e := newEntry(rec, a)
+	if rec.shown != nil {
+		i, ok := slices.BinarySearchFunc(t.ordered, newEntry(rec, rec.shown), cmpEntry)
+		if !ok {
+			panic("simtenant: index out of sync for " + a.ID)
+		}
+		if t.ordered[i].created == e.created {
+			t.ordered[i] = e
+			rec.shown = a
+			return
+		}
+		t.ordered = slices.Delete(t.ordered, i, i+1)
+	}
+	i, _ := slices.BinarySearchFunc(t.ordered, e, cmpEntry)
+	t.ordered = slices.Insert(t.ordered, i, e)
+	rec.shown = a
+}
+
+// SetLag makes the search index behind list and get lag, as ISC's does:
+// from now on each new version of an activity (created, advanced,
+// completed, edited by Step, BulkRefresh, Modify or Upsert; not the history
+// SeedHistory writes) is, with probability share, visible only after a
+// delay uniform in (0, maxDelay] on the tenant's clock. Until then the API
+// shows the previous visible version, or nothing for a new activity. The
+// visible version is always the newest whose visibility time has passed,
+// and its modified is its real modification time, so it appears in the
+// past. Filters and sorters see the visible version; the truth log and
+// Activity see what really happened. share <= 0 or maxDelay <= 0 turns lag
+// off for new versions; versions already held back still show at their
+// time. The lag decisions use their own random source, so they never change
+// the data a seed produces.
+func (t *Tenant) SetLag(share float64, maxDelay time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lagShare, t.lagMax = share, maxDelay
+}
+
+func (t *Tenant) lagDelay() time.Duration {
+	if t.replaying || t.lagShare <= 0 || t.lagMax <= 0 || t.lagRng.Float64() >= t.lagShare {
+		return 0
+	}
+	return max(1, time.Duration((1-t.lagRng.Float64())*float64(t.lagMax)))
+}
+
+// LagPending is the number of activities whose visible version is not yet
+// their newest; a test waits for zero (advancing a fake clock, or polling
+// with a deadline) to know that the API has caught up.
+func (t *Tenant) LagPending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.reveal()
+	return len(t.lagging)
+}
+
+// reveal shows every lagged version whose time has come. It runs before
+// anything reads the index; callers hold t.mu.
+func (t *Tenant) reveal() {
+	if len(t.lagging) == 0 {
 		return
 	}
-	drop := len(t.ordered) - capacity
+	now := t.now()
+	if now.Before(t.nextVisible) {
+		return
+	}
+	var next time.Time
+	for rec := range t.lagging {
+		newest := -1
+		for i, v := range rec.lagged {
+			if !v.visible.After(now) {
+				newest = i
+			}
+		}
+		if newest >= 0 {
+			t.show(rec, rec.lagged[newest].a)
+			rec.lagged = rec.lagged[newest+1:]
+		}
+		if len(rec.lagged) == 0 {
+			delete(t.lagging, rec)
+			continue
+		}
+		for _, v := range rec.lagged {
+			if next.IsZero() || v.visible.Before(next) {
+				next = v.visible
+			}
+		}
+	}
+	t.nextVisible = next
+}
+
+// Corrupt makes list pages and get answers render the activity as raw, which
+// may be anything: invalid JSON or UTF-8, deep nesting, megabytes, or valid
+// JSON that breaks the schema. The rest of the page is produced normally,
+// and the activity keeps its place in the order, since filters and sorters
+// still read its real fields. Corrupt(id, "") restores it; an unknown id is
+// ignored.
+func (t *Tenant) Corrupt(id string, raw string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if rec := t.byID[id]; rec != nil {
+		rec.raw = raw
+	}
+}
+
+// RawJSON renders the activity as /v3 shows it now, ignoring Corrupt, so a
+// test can derive a corrupted variant (replace one field, say). It reports
+// false for an unknown id or one that indexing lag still hides.
+func (t *Tenant) RawJSON(id string) (string, bool) {
+	t.mu.Lock()
+	t.reveal()
+	rec := t.byID[id]
+	var a *Activity
+	if rec != nil {
+		a = rec.shown
+	}
+	t.mu.Unlock()
+	if a == nil {
+		return "", false
+	}
+	b, err := json.Marshal(toWire(a))
+	if err != nil {
+		panic("simtenant: marshal activity: " + err.Error())
+	}
+	return string(b), true
+}
+
+// evict keeps a long demo run from growing without bound. It drops the
+// oldest terminal activities once the store is 10% over the cap, so the
+// O(n) compaction runs rarely. Activities with lagged versions stay.
+func (t *Tenant) evict() {
+	capacity := t.cfg.MaxActivities
+	if capacity <= 0 || len(t.byID) <= capacity+capacity/10 {
+		return
+	}
+	drop := len(t.byID) - capacity
 	kept := t.ordered[:0]
 	for _, e := range t.ordered {
-		if drop > 0 && e.a.isTerminal() {
+		if drop > 0 && e.rec.a.isTerminal() && len(e.rec.lagged) == 0 {
 			delete(t.byID, e.id)
 			drop--
 			continue
@@ -318,6 +477,3 @@ func (t *Tenant) evict() {
 		t.logBase += uint64(cut)
 	}
 }
-
-// Handler serves the tenant's API; use it with httptest or your own server.
-func (t *Tenant) Handler() http.Handler { return http.HandlerFunc(t.serveHTTP) }

@@ -126,8 +126,10 @@ func (t *Tenant) TruthSince(m Mark) Truth {
 	return tr
 }
 
-// Current reports activities created at or after since in their present
-// state, plus the oldest non-terminal activity per type.
+// Current reports activities created at or after since (a time on the
+// tenant's clock, see Config.ClockOffset) in their real present state,
+// whatever indexing lag still hides, plus the oldest non-terminal activity
+// per type.
 func (t *Tenant) Current(since time.Time) Current {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -136,8 +138,8 @@ func (t *Tenant) Current(since time.Time) Current {
 		Items:                   map[[3]string]int{},
 		OldestIncompleteCreated: map[string]time.Time{},
 	}
-	for _, e := range t.ordered {
-		a := e.a
+	for _, rec := range t.byID {
+		a := rec.a
 		typ := labelPtr(a.Type)
 		if !a.isTerminal() {
 			if old, ok := cur.OldestIncompleteCreated[typ]; !ok || a.Created.Before(old) {

@@ -1,10 +1,6 @@
 package simtenant
 
-import (
-	"encoding/json"
-	"fmt"
-	"time"
-)
+import "time"
 
 // msLayout is how ISC renders date-times: UTC, always three fractional
 // digits. time.Time's own JSON form drops trailing zeros, which would make
@@ -20,32 +16,11 @@ func (t msTime) MarshalJSON() ([]byte, error) {
 	return append(b, '"'), nil
 }
 
-func (t *msTime) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return fmt.Errorf("simtenant: bad date-time %q: %w", s, err)
-	}
-	*t = msTime(v.UTC())
-	return nil
-}
-
 func msPtr(t *time.Time) *msTime {
 	if t == nil {
 		return nil
 	}
 	v := msTime(*t)
-	return &v
-}
-
-func timePtr(t *msTime) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := time.Time(*t)
 	return &v
 }
 
@@ -148,53 +123,5 @@ func toWireItem(it *Item) wireItem {
 		AccountRequestInfo:      it.AccountRequestInfo,
 		ClientMetadata:          it.ClientMetadata,
 		RemoveDate:              msPtr(it.RemoveDate),
-	}
-}
-
-func fromWire(w *wireBetaActivity) Activity {
-	a := Activity{
-		ID:                       w.ID,
-		Name:                     w.Name,
-		Created:                  time.Time(w.Created),
-		Modified:                 timePtr(w.Modified),
-		Completed:                timePtr(w.Completed),
-		CompletionStatus:         w.CompletionStatus,
-		Type:                     w.Type,
-		RequesterIdentitySummary: w.RequesterIdentitySummary,
-		TargetIdentitySummary:    w.TargetIdentitySummary,
-		Errors:                   w.Errors,
-		Warnings:                 w.Warnings,
-		ExecutionStatus:          w.ExecutionStatus,
-		ClientMetadata:           w.ClientMetadata,
-		Cancelable:               w.Cancelable,
-		CancelComment:            w.CancelComment,
-	}
-	if w.Items != nil {
-		a.Items = make([]Item, len(w.Items))
-		for i := range w.Items {
-			a.Items[i] = fromWireItem(&w.Items[i])
-		}
-	}
-	return a
-}
-
-func fromWireItem(w *wireItem) Item {
-	return Item{
-		ID:                      w.ID,
-		Name:                    w.Name,
-		Requested:               time.Time(w.Requested),
-		ApprovalStatus:          w.ApprovalStatus,
-		ProvisioningStatus:      w.ProvisioningStatus,
-		RequesterComment:        w.RequesterComment,
-		ReviewerIdentitySummary: w.ReviewerIdentitySummary,
-		ReviewerComment:         w.ReviewerComment,
-		Operation:               w.Operation,
-		Attribute:               w.Attribute,
-		Value:                   w.Value,
-		NativeIdentity:          w.NativeIdentity,
-		SourceID:                w.SourceID,
-		AccountRequestInfo:      w.AccountRequestInfo,
-		ClientMetadata:          w.ClientMetadata,
-		RemoveDate:              timePtr(w.RemoveDate),
 	}
 }

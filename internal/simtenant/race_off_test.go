@@ -1,5 +1,0 @@
-//go:build !race
-
-package simtenant
-
-const raceEnabled = false
