@@ -13,6 +13,8 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -37,7 +39,6 @@ func TestChartCIValues(t *testing.T) {
 		name := filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
 			rel := renderRelease(t, name, readValues(t, file))
-			t.Logf("%s: %d objects rendered and decoded strictly", name, rel.objects)
 			checkRelease(t, rel)
 		})
 	}
@@ -126,6 +127,22 @@ func TestChartRefusesBadValues(t *testing.T) {
 	}
 }
 
+// TestTemplateRefusesSecretInEnv: behind the schema, the template itself refuses the secret as
+// an environment variable (a chart vendored without its schema, or --skip-schema-validation).
+func TestTemplateRefusesSecretInEnv(t *testing.T) {
+	c := loadChart(t)
+	vals := parseValues(t, "isc: {url: https://acme.api.identitynow.com, clientId: x, clientSecret: not-a-secret}\n"+
+		"extraEnv: [{name: SAIL_CLIENT_SECRET, value: not-a-secret}]")
+	top, err := chartutil.ToRenderValuesWithSchemaValidation(c, vals, chartutil.ReleaseOptions{Name: releaseName, Namespace: releaseNamespace}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = engine.Render(c, top)
+	if err == nil || !strings.Contains(err.Error(), "extraEnv must not set SAIL_CLIENT_SECRET") {
+		t.Errorf("render error %v, want the template to refuse SAIL_CLIENT_SECRET", err)
+	}
+}
+
 // TestStrictDecodingCatchesTypos proves the decoder the other tests rely on fails on a
 // misspelt field, and on a field of the wrong type.
 func TestStrictDecodingCatchesTypos(t *testing.T) {
@@ -142,14 +159,24 @@ func TestStrictDecodingCatchesTypos(t *testing.T) {
 	}
 }
 
-// TestHelmLint runs Helm's own lint action, strictly, with every ci values file.
+// TestHelmLint runs Helm's own lint action, strictly, with every ci values file, and with the
+// chart's defaults alone (what a plain `helm lint` sees).
 func TestHelmLint(t *testing.T) {
-	for _, file := range ciValueFiles(t) {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+	files := append([]string{""}, ciValueFiles(t)...)
+	for _, file := range files {
+		name := filepath.Base(file)
+		if file == "" {
+			name = "chart defaults"
+		}
+		t.Run(name, func(t *testing.T) {
 			lint := action.NewLint()
 			lint.Strict = true
 			lint.Namespace = releaseNamespace
-			res := lint.Run([]string{chartDir(t)}, readValues(t, file))
+			vals := map[string]any{}
+			if file != "" {
+				vals = readValues(t, file)
+			}
+			res := lint.Run([]string{chartDir(t)}, vals)
 			for _, m := range res.Messages {
 				t.Logf("lint: %s", m)
 			}

@@ -139,6 +139,7 @@ func renderRelease(t *testing.T, name string, vals map[string]any) *release {
 			rel.objects++
 		}
 	}
+	t.Logf("%s: %d objects rendered and decoded strictly", name, rel.objects)
 	return rel
 }
 
