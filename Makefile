@@ -14,15 +14,16 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REV
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(shell id -un)@$(shell hostname) \
 	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test vet lint unit rules dashboards bench tools clean
+.PHONY: all build test vet lint unit rules dashboards deploytest chart-sync chart-sync-check bench tools clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o sailpoint_exporter .
 
-## test: everything CI runs: vet, lint, unit and end-to-end tests, rules, dashboards.
-test: vet lint rules dashboards unit
+## test: everything CI runs: vet, lint, unit and end-to-end tests, rules, dashboards, the Helm
+## chart and the mixin.
+test: vet lint rules dashboards deploytest unit
 
 vet:
 	$(GO) vet ./...
@@ -39,6 +40,26 @@ rules:
 
 dashboards:
 	cd tools && for d in ../dashboards/*.json; do $(GO) tool dashboard-linter lint --strict "$$d" || exit 1; done
+
+CHART_DIR := charts/sailpoint-exporter
+
+## deploytest: render and validate the Helm chart for every ci/ values file, helm lint, and
+## evaluate the mixin, offline, in the deploytest module (its own go.mod).
+deploytest: chart-sync-check $(GOLANGCI_LINT)
+	cd deploytest && $(GO) vet ./... && $(GOLANGCI_LINT) run ./... && $(GO) test -count=1 ./...
+
+## chart-sync: copy alerts/ and dashboards/ into the chart, which cannot read outside itself.
+chart-sync:
+	mkdir -p $(CHART_DIR)/files/dashboards
+	cp alerts/sailpoint.rules.yml $(CHART_DIR)/files/sailpoint.rules.yml
+	rm -f $(CHART_DIR)/files/dashboards/*.json
+	cp dashboards/*.json $(CHART_DIR)/files/dashboards/
+
+## chart-sync-check: fail when the chart's copies differ from alerts/ and dashboards/.
+chart-sync-check:
+	@diff -u alerts/sailpoint.rules.yml $(CHART_DIR)/files/sailpoint.rules.yml && \
+	  diff -ru dashboards $(CHART_DIR)/files/dashboards -x '*.go' || \
+	  { echo 'The copies of alerts/ or dashboards/ in $(CHART_DIR)/files are out of date: run make chart-sync.' >&2; exit 1; }
 
 ## bench: the figures in BENCHMARKS.md.
 bench:
