@@ -19,14 +19,14 @@ func BenchmarkDecodePage(b *testing.B) {
 	}
 	body := pages[0]
 	d := newPageDecoder()
-	var page []Activity
+	var res listResult
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		page, err = d.decodeList(bytes.NewReader(body), page)
-		if err != nil || len(page) != 250 {
-			b.Fatalf("decoded %d: %v", len(page), err)
+		err = d.decodeList(bytes.NewReader(body), int64(len(body)), &res)
+		if err != nil || len(res.activities) != 250 {
+			b.Fatalf("decoded %d: %v", len(res.activities), err)
 		}
 	}
 	b.ReportMetric(float64(250*b.N)/b.Elapsed().Seconds(), "activities/s")

@@ -175,11 +175,11 @@ func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 	}
 	u := c.listURL.JoinPath(id)
 	var a Activity
-	err := c.call(ctx, endpointGet, u, func(body io.Reader) error {
+	err := c.call(ctx, endpointGet, u, func(body io.Reader, length int64) error {
 		d := c.decoders.Get().(*pageDecoder)
 		defer c.decoders.Put(d)
 		var err error
-		a, err = d.decodeOne(body)
+		a, err = d.decodeOne(body, length)
 		return err
 	})
 	if err != nil {
@@ -188,14 +188,27 @@ func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 	return a, nil
 }
 
+// decodeFunc reads a 200 answer's body, of the announced length (-1 when
+// unknown).
+type decodeFunc func(body io.Reader, length int64) error
+
+// repeatedDecodeError says that ISC answered the same request twice with
+// the same body that does not decode: retrying will not help, a smaller page
+// may.
+type repeatedDecodeError struct{ *DecodeError }
+
+func (e *repeatedDecodeError) Unwrap() error { return e.DecodeError }
+
 // call sends GET u until it succeeds or fails for good: a 401 is retried once
 // with a new token, a 429 after its Retry-After, a 5xx, reset, timeout or
 // malformed body after an exponential backoff with jitter, at most MaxRetries
-// times; every wait ends with ctx.
-func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode func(io.Reader) error) error {
+// times; every wait ends with ctx. A body that fails to decode the same way
+// twice is not retried further (repeatedDecodeError).
+func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode decodeFunc) error {
 	var (
 		retries, rateLimited int
 		renewedToken         bool
+		lastUndecodable      string // hash of the last complete body that did not decode
 	)
 	for {
 		if err := c.waitTurn(ctx); err != nil {
@@ -213,7 +226,13 @@ func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode f
 		}
 		var api *APIError
 		var tokErr *TokenError
+		var decErr *DecodeError
 		switch {
+		case errors.As(err, &decErr) && decErr.Complete:
+			if decErr.Hash == lastUndecodable {
+				return &repeatedDecodeError{decErr}
+			}
+			lastUndecodable = decErr.Hash
 		case errors.As(err, &tokErr):
 			if !tokErr.temporary() {
 				return err
@@ -239,6 +258,9 @@ func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode f
 			return err
 		}
 		if retries >= c.cfg.MaxRetries {
+			if decErr != nil && decErr.Complete && c.cfg.MaxRetries == 0 {
+				return &repeatedDecodeError{decErr} // no retry may confirm it
+			}
 			return fmt.Errorf("giving up after %d attempts: %w", retries+1, err)
 		}
 		retries++
@@ -260,7 +282,7 @@ func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode f
 }
 
 // attempt sends one request and hands a 200 body to decode.
-func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *oauth2.Token, decode func(io.Reader) error) error {
+func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *oauth2.Token, decode decodeFunc) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -290,7 +312,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 		api.header = resp.Header
 		return api
 	}
-	if err := decode(resp.Body); err != nil {
+	if err := decode(resp.Body, resp.ContentLength); err != nil {
 		return err
 	}
 	// Drain what little may follow, so the connection is reused.

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
 
 // specExample is the AccountActivity example of ISC's OpenAPI spec, with an
@@ -80,7 +79,7 @@ func TestDecodeList(t *testing.T) {
 		{
 			name: "absent fields and null items",
 			body: `[{"id":"b","items":[null,{"operation":null,"provisioningStatus":"PENDING"}]}]`,
-			want: []Activity{{ID: "b", Items: []Item{{ProvisioningStatus: "PENDING"}}}},
+			want: []Activity{{ID: "b", Items: []Item{{}, {ProvisioningStatus: "PENDING"}}}}, // a null item is an item, as encoding/json decodes it
 		},
 		{
 			name: "unknown enum values and fields are kept and ignored",
@@ -89,9 +88,14 @@ func TestDecodeList(t *testing.T) {
 				Items: []Item{{ProvisioningStatus: "QUEUED", Operation: "RESET", SourceID: "s1"}}}},
 		},
 		{
-			name: "values of the wrong type read as null",
-			body: `[{"id":"d","type":5,"completionStatus":{"x":1},"created":12345,"errors":"oops","items":{"not":"a list"}}]`,
-			want: []Activity{{ID: "d"}},
+			name: "field names match without regard to case, the last one wins",
+			body: `[{"ID":"x","id":"d","TYPE":"appRequest","Items":[{"SourceID":"s1","sourceid":"s2"}],"ſtems":null}]`,
+			want: []Activity{{ID: "d", Type: "appRequest", Items: []Item{{SourceID: "s2"}}}},
+		},
+		{
+			name: "a repeated items array decodes over the first, as encoding/json does",
+			body: `[{"id":"d2","items":[{"operation":"ADD"},{"operation":"REMOVE"}],"items":[{"sourceId":"s"}]}]`,
+			want: []Activity{{ID: "d2", Items: []Item{{Operation: "ADD", SourceID: "s"}}}},
 		},
 		{
 			name: "escaped strings are unquoted",
@@ -100,7 +104,7 @@ func TestDecodeList(t *testing.T) {
 		},
 		{
 			name: "timestamps in other RFC 3339 forms",
-			body: `[{"id":"f","created":"2026-01-02T03:04:05Z","modified":"2026-01-02T05:04:05.123456+02:00","completed":"not a date"}]`,
+			body: `[{"id":"f","created":"2026-01-02T03:04:05Z","modified":"2026-01-02T05:04:05.123456+02:00","completed":null}]`,
 			want: []Activity{{ID: "f", Created: ms("2026-01-02T03:04:05Z"), Modified: ms("2026-01-02T03:04:05.123456Z")}},
 		},
 		{
@@ -108,14 +112,25 @@ func TestDecodeList(t *testing.T) {
 			body: "[{\"id\":\"g\",\"name\":\"\xff\xfe\",\"type\":\"appRequest\"}]",
 			want: []Activity{{ID: "g", Type: "appRequest"}},
 		},
+		{
+			name: "invalid UTF-8 in a label is replaced byte by byte, as encoding/json does",
+			body: "[{\"id\":\"g2\",\"type\":\"a\xff\xfeb\"}]",
+			want: []Activity{{ID: "g2", Type: "a\uFFFD\uFFFDb"}},
+		},
+		{
+			name: "a null item is an item without fields",
+			body: `[{"id":"h","items":[null,{"operation":"ADD"}]}]`,
+			want: []Activity{{ID: "h", Items: []Item{{}, {Operation: "ADD"}}}},
+		},
 		{name: "empty page", body: `[]`, want: nil},
-		{name: "null element", body: `[null]`, want: nil},
+		{name: "null page", body: `null`, want: nil},
+		{name: "nesting as deep as encoding/json allows", body: `[{"id":"i","x":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + `}]`, want: []Activity{{ID: "i"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := newPageDecoder().decodeList(strings.NewReader(tt.body), nil)
-			if err != nil {
-				t.Fatalf("decodeList: %v", err)
+			got, rejected, err := decode(tt.body)
+			if err != nil || len(rejected) != 0 {
+				t.Fatalf("decodeList: %v, rejected %+v", err, rejected)
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d activities, want %d: %+v", len(got), len(tt.want), got)
@@ -125,6 +140,13 @@ func TestDecodeList(t *testing.T) {
 			}
 		})
 	}
+}
+
+// decode decodes one page with a fresh decoder.
+func decode(body string) ([]Activity, []Rejection, error) {
+	var res listResult
+	err := newPageDecoder().decodeList(strings.NewReader(body), int64(len(body)), &res)
+	return res.activities, res.rejected, err
 }
 
 func assertActivity(t *testing.T, got, want Activity) {
@@ -156,10 +178,17 @@ func TestDecodeListRejectsMalformedBodies(t *testing.T) {
 		{"trailing data", `[] []`, nil},
 		{"broken syntax", `[{"id":"a",,}]`, nil},
 		{"trailing comma", `[{"id":"a"},]`, nil},
+		{"invalid escape in a field it reads", `[{"id":"a","type":"\q"}]`, nil},
+		{"invalid escape in a field it skips", `[{"id":"a","name":"\q"}]`, nil},
+		{"short unicode escape", `[{"id":"a","name":"\u12"}]`, nil},
+		{"raw control character in a skipped string", "[{\"id\":\"a\",\"name\":\"tab\there\"}]", nil},
+		{"raw control character in a read string", "[{\"id\":\"a\nb\"}]", nil},
+		{"nesting deeper than encoding/json allows", `[{"id":"a","x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}]`, nil},
+		{"a byte order mark", "\ufeff[]", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := newPageDecoder().decodeList(strings.NewReader(tt.body), nil)
+			_, _, err := decode(tt.body)
 			var de *DecodeError
 			if !errors.As(err, &de) {
 				t.Fatalf("got %v, want a *DecodeError", err)
@@ -178,68 +207,163 @@ func TestDecodeListRejectsMalformedBodies(t *testing.T) {
 // must not leak into the next.
 func TestDecodeListReusesStorageSafely(t *testing.T) {
 	d := newPageDecoder()
-	page, err := d.decodeList(strings.NewReader(`[{"id":"a","items":[{"sourceId":"s1"},{"sourceId":"s2"}]},{"id":"b","items":[{"sourceId":"s3"}]}]`), nil)
-	if err != nil {
+	var res listResult
+	if err := d.decodeList(strings.NewReader(`[{"id":"a","items":[{"sourceId":"s1"},{"sourceId":"s2"}]},{"id":"b","items":[{"sourceId":"s3"}]}]`), -1, &res); err != nil {
 		t.Fatal(err)
 	}
-	page, err = d.decodeList(strings.NewReader(`[{"id":"c","items":null},{"id":"d","items":[{"sourceId":"s4"}]}]`), page)
-	if err != nil {
+	if err := d.decodeList(strings.NewReader(`[{"id":"c","items":null},{"id":"d","items":[{"sourceId":"s4"}]},{"id":"e","items":[{}]}]`), -1, &res); err != nil {
 		t.Fatal(err)
 	}
-	assertActivity(t, page[0], Activity{ID: "c"})
-	assertActivity(t, page[1], Activity{ID: "d", Items: []Item{{SourceID: "s4"}}})
+	assertActivity(t, res.activities[0], Activity{ID: "c"})
+	assertActivity(t, res.activities[1], Activity{ID: "d", Items: []Item{{SourceID: "s4"}}})
+	assertActivity(t, res.activities[2], Activity{ID: "e", Items: []Item{{}}})
 }
 
-func TestParseTimestamp(t *testing.T) {
+// Elements that are JSON but not activities are rejected one by one, with
+// their reason; their neighbours are kept.
+func TestDecodeListRejectsElementsThatAreNotActivities(t *testing.T) {
 	tests := []struct {
-		in   string
-		want time.Time
+		name, element, reason, id string
 	}{
-		{"2017-07-11T18:45:37.098Z", time.Date(2017, 7, 11, 18, 45, 37, 98e6, time.UTC)},
-		{"2017-07-11T18:45:37Z", time.Date(2017, 7, 11, 18, 45, 37, 0, time.UTC)},
-		{"2017-07-11T18:45:37.1Z", time.Date(2017, 7, 11, 18, 45, 37, 1e8, time.UTC)},
-		{"2017-07-11T18:45:37.123456789Z", time.Date(2017, 7, 11, 18, 45, 37, 123456789, time.UTC)},
-		{"2017-07-11T20:45:37.098+02:00", time.Date(2017, 7, 11, 18, 45, 37, 98e6, time.UTC)},
-		{"2021-02-30T00:00:00.000Z", time.Time{}},
-		{"2017-07-11 18:45:37Z", time.Time{}},
-		{"", time.Time{}},
-		{"yesterday", time.Time{}},
+		{"space instead of T", `{"id":"a","created":"2026-12-01 06:00:00","modified":"2026-12-01T06:00:00.000Z"}`, RejectInvalidTimestamp, "a"},
+		{"epoch milliseconds", `{"id":"a","modified":1764568800000}`, RejectInvalidTimestamp, "a"},
+		{"not a date", `{"id":"a","completed":"yesterday"}`, RejectInvalidTimestamp, "a"},
+		{"the 30th of February", `{"id":"a","created":"2021-02-30T00:00:00.000Z"}`, RejectInvalidTimestamp, "a"},
+		{"lower-case t", `{"id":"a","created":"2021-02-03t00:00:00.000Z"}`, RejectInvalidTimestamp, "a"},
+		{"escaped timestamp", `{"id":"a","created":"2021-02-03T00:00:00.000\u005a"}`, RejectInvalidTimestamp, "a"},
+		{"number for a string", `{"id":"a","type":5}`, RejectWrongType, "a"},
+		{"object for a string", `{"id":"a","completionStatus":{"x":1}}`, RejectWrongType, "a"},
+		{"string for errors", `{"id":"a","errors":"oops"}`, RejectWrongType, "a"},
+		{"numbers in errors", `{"id":"a","warnings":[1]}`, RejectWrongType, "a"},
+		{"object for items", `{"id":"a","items":{"not":"a list"}}`, RejectWrongType, "a"},
+		{"string for an item", `{"id":"a","items":["x"]}`, RejectWrongType, "a"},
+		{"number for an id", `{"id":7}`, RejectWrongType, ""},
+		{"no id", `{"type":"appRequest"}`, RejectMissingID, ""},
+		{"empty id", `{"id":""}`, RejectMissingID, ""},
+		{"null element", `null`, RejectMissingID, ""},
+		{"a number", `42`, RejectWrongType, ""},
 	}
 	for _, tt := range tests {
-		if got := parseTimestamp([]byte(tt.in)); !got.Equal(tt.want) {
-			t.Errorf("parseTimestamp(%q) = %v, want %v", tt.in, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			body := `[{"id":"before"},` + tt.element + `,{"id":"after"}]`
+			var res listResult
+			if err := newPageDecoder().decodeList(strings.NewReader(body), -1, &res); err != nil {
+				t.Fatal(err)
+			}
+			if len(res.activities) != 2 || res.activities[0].ID != "before" || res.activities[1].ID != "after" {
+				t.Fatalf("neighbours %+v, want before and after", res.activities)
+			}
+			if len(res.rejected) != 1 || res.rejected[0].Reason != tt.reason || res.rejected[0].ID != tt.id || res.rejected[0].Key == "" {
+				t.Fatalf("rejected %+v, want one %s with id %q", res.rejected, tt.reason, tt.id)
+			}
+			if len(res.modified) != 3 {
+				t.Fatalf("%d positions for 3 elements", len(res.modified))
+			}
+		})
 	}
 }
 
-// FuzzDecodeList: no input makes the decoder panic, and every well-formed
-// list of objects is accepted, with the id encoding/json reads.
-func FuzzDecodeList(f *testing.F) {
-	for _, seed := range []string{specExample, `[]`, `[null]`, `[{"id":"a\u00e9\ud83d\ude00","items":[{}]}]`, `[{"x":[1,-2.5e3,true,false,null,{"y":"\\"}]}]`, `[{"id":`, `{}`} {
+// An answer larger than the bound is refused without keeping its buffer.
+func TestDecodeListBoundsTheBody(t *testing.T) {
+	d := newPageDecoder()
+	var res listResult
+	err := d.decodeList(strings.NewReader("[]"), maxBody+1, &res)
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Reason != RejectTooLarge || !de.Complete {
+		t.Fatalf("announced oversize: %v", err)
+	}
+	// Unannounced: read up to the bound, then refused; the buffer is dropped.
+	big := io.MultiReader(strings.NewReader("["), strings.NewReader(strings.Repeat(`"x",`, maxBody/4)), strings.NewReader(`"x"]`))
+	err = d.decodeList(big, -1, &res)
+	if !errors.As(err, &de) || de.Reason != RejectTooLarge {
+		t.Fatalf("unannounced oversize: %v", err)
+	}
+	if cap(d.body) > keepBuffer || d.buf != nil {
+		t.Fatalf("the decoder keeps %d bytes after an oversized answer", cap(d.body)+cap(d.buf))
+	}
+}
+
+// jsonActivity is the struct encoding/json decodes an activity into, for the
+// differential fuzz test: the fields the exporter reads, with the spec's types.
+type jsonActivity struct {
+	ID               *string    `json:"id"`
+	Type             *string    `json:"type"`
+	CompletionStatus *string    `json:"completionStatus"`
+	ExecutionStatus  *string    `json:"executionStatus"`
+	Created          *time.Time `json:"created"`
+	Modified         *time.Time `json:"modified"`
+	Completed        *time.Time `json:"completed"`
+	Errors           []string   `json:"errors"`
+	Warnings         []string   `json:"warnings"`
+	Items            []struct {
+		ProvisioningStatus *string `json:"provisioningStatus"`
+		Operation          *string `json:"operation"`
+		SourceID           *string `json:"sourceId"`
+	} `json:"items"`
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// FuzzDecodeAgainstEncodingJSON: for any input, the decoder accepts a page
+// exactly when encoding/json does; it takes exactly the elements that
+// encoding/json decodes into jsonActivity without error and with an id; and
+// every field it keeps equals encoding/json's.
+func FuzzDecodeAgainstEncodingJSON(f *testing.F) {
+	for _, seed := range []string{
+		specExample, `[]`, `null`, `[null]`, `{}`, `"x"`, `[{"id":"a\u00e9\ud83d\ude00","items":[{}]}]`,
+		`[{"x":[1,-2.5e3,true,false,null,{"y":"\\"}]}]`, `[{"id":`, `[{"id":"a","type":"\q"}]`,
+		`[{"id":"a","name":"\u12"}]`, "[{\"id\":\"a\tb\"}]", "[{\"id\":\"\xff\"}]",
+		`[{"id":"a","created":"2026-12-01 06:00:00"}]`, `[{"id":"a","modified":1764568800000}]`,
+		`[{"Id":"a","ID":"b","ſtems":[]}]`, `[{"id":"a","items":[{"operation":"X"}],"items":[{"sourceId":"s"}]}]`,
+		`[{"id":"a","items":[{"operation":"X"}],"items":[null]}]`, `[{"id":"a","created":"2026-12-01T06:00:00.1234567891Z"}]`,
+		`[{"id":"a","created":"2026-12-01T06:00:00+24:00"}]`, `[{"id":"a","errors":[null,"x"]}]`,
+	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, err := newPageDecoder().decodeList(bytes.NewReader(body), nil)
-		var want []map[string]any
-		trimmed := bytes.TrimSpace(body)
-		if json.Unmarshal(body, &want) != nil || !utf8.Valid(body) || len(trimmed) == 0 || trimmed[0] != '[' {
-			return
+		var res listResult
+		err := newPageDecoder().decodeList(bytes.NewReader(body), int64(len(body)), &res)
+		var raw []json.RawMessage
+		refErr := json.Unmarshal(body, &raw)
+		if (err != nil) != (refErr != nil) {
+			t.Fatalf("decoder: %v; encoding/json: %v\n%q", err, refErr, body)
 		}
 		if err != nil {
-			t.Fatalf("valid list rejected: %v\n%s", err, body)
+			return
 		}
-		n := 0
-		for _, obj := range want {
-			if obj == nil {
+		if len(res.modified) != len(raw) {
+			t.Fatalf("%d elements, encoding/json %d", len(res.modified), len(raw))
+		}
+		k := 0
+		for i, el := range raw {
+			var ja jsonActivity
+			accepted := json.Unmarshal(el, &ja) == nil && deref(ja.ID) != ""
+			if !accepted {
 				continue
 			}
-			if id, ok := obj["id"].(string); ok && got[n].ID != id {
-				t.Fatalf("id %q, encoding/json reads %q", got[n].ID, id)
+			if k >= len(res.activities) {
+				t.Fatalf("element %d rejected, encoding/json takes it: %s (rejected: %+v)", i, el, res.rejected)
 			}
-			n++
+			got := res.activities[k]
+			k++
+			want := Activity{ID: deref(ja.ID), Type: deref(ja.Type), CompletionStatus: deref(ja.CompletionStatus), ExecutionStatus: deref(ja.ExecutionStatus),
+				Created: deref(ja.Created), Modified: deref(ja.Modified), Completed: deref(ja.Completed), Errors: len(ja.Errors), Warnings: len(ja.Warnings)}
+			for _, it := range ja.Items {
+				want.Items = append(want.Items, Item{ProvisioningStatus: deref(it.ProvisioningStatus), Operation: deref(it.Operation), SourceID: deref(it.SourceID)})
+			}
+			assertActivity(t, got, want)
 		}
-		if n != len(got) {
-			t.Fatalf("%d activities, encoding/json reads %d", len(got), n)
+		if k != len(res.activities) {
+			t.Fatalf("%d activities taken, encoding/json takes %d (%q)", len(res.activities), k, body)
+		}
+		if len(res.activities)+len(res.rejected) != len(raw) {
+			t.Fatalf("%d taken and %d rejected of %d elements", len(res.activities), len(res.rejected), len(raw))
 		}
 	})
 }

@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/url"
 	"strconv"
 	"strings"
@@ -23,7 +25,11 @@ type Cursor struct {
 // are applied. The slices are reused after the PageFunc returns.
 type Page struct {
 	Activities []Activity
-	Resume     Cursor
+	// Rejected are the elements of the page that are not activities the
+	// exporter can use, each with the reason; At is the cursor of the request
+	// they came in.
+	Rejected []Rejection
+	Resume   Cursor
 }
 
 // PageFunc receives each page of a scan, in order.
@@ -53,24 +59,41 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 
 	cur := from
 	var (
-		page       []Activity
+		res        listResult
 		atCursor   = map[string]struct{}{}  // ids read at cur.Modified in this scan
 		offsetRead = map[string]time.Time{} // ids read at an instant later paged with an offset
 		rescanFrom time.Time
 		rescans    int
+		narrow     narrowing
 	)
 	for {
-		var err error
-		page, err = c.listPage(ctx, d, cur, page)
-		if err != nil {
+		limit := narrow.limit(c.cfg.PageSize)
+		err := c.listPage(ctx, d, cur, limit, &res)
+		var repeated *repeatedDecodeError
+		if errors.As(err, &repeated) {
+			// The same answer keeps failing to decode: find the one record
+			// it cannot read with smaller pages, and skip exactly that one.
+			if !narrow.failed(limit, repeated.DecodeError) {
+				return err
+			}
+			if limit > 1 {
+				c.logger.Debug("an answer of ISC does not decode; asking for fewer activities to find the record", "from", formatTimestamp(cur.Modified), "offset", cur.Offset, "limit", narrow.next, "err", err)
+				continue
+			}
+			res = isolated(cur, repeated.DecodeError)
+		} else if err != nil {
 			return err
+		} else {
+			narrow.succeeded(limit)
 		}
-		full := len(page) == c.cfg.PageSize
-		next := advance(cur, page)
-		if !sortedByModified(page) {
+		elements := len(res.modified)
+		full := elements == limit
+		next := advance(cur, res.modified)
+		if !sortedByModified(res.modified) {
 			c.logger.Warn("ISC returned a page not sorted by modified; records may be missed", "from", formatTimestamp(cur.Modified))
 		}
 
+		page := res.activities
 		fresh := 0
 		for i := range page {
 			a := &page[i]
@@ -86,7 +109,7 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 			page[fresh], page[i] = page[i], page[fresh]
 			fresh++
 		}
-		if full && fresh == 0 && next.Modified.Equal(cur.Modified) && cur.Offset > 0 {
+		if full && fresh == 0 && len(res.rejected) == 0 && next.Modified.Equal(cur.Modified) && cur.Offset > 0 {
 			return fmt.Errorf("list account activities: ISC answered offset %d with records already read; it may ignore offset", cur.Offset)
 		}
 		if !next.Modified.Equal(cur.Modified) {
@@ -106,7 +129,10 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 			// could read the same page forever.
 			resume.Offset = next.Offset
 		}
-		if err := fn(Page{Activities: page[:fresh], Resume: resume}); err != nil {
+		for i := range res.rejected {
+			res.rejected[i].At = cur
+		}
+		if err := fn(Page{Activities: page[:fresh], Rejected: res.rejected, Resume: resume}); err != nil {
 			return err
 		}
 		if !full {
@@ -128,20 +154,96 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 	}
 }
 
-// advance returns the cursor after page, which was read at cur.
-func advance(cur Cursor, page []Activity) Cursor {
+// narrowing is the search for a record that ISC sends in a form that cannot
+// be read. The page that fails is asked for again with a smaller limit:
+// where the decoder knows in which element it failed, the elements before it
+// (which are fine) and then that one alone; otherwise by halving. A page of
+// one element that fails is the record: it is skipped. Cost: about 3 extra
+// requests when the element is known, at most about 2·log2(page size)
+// otherwise, and never more than budget requests before normal paging
+// resumes.
+type narrowing struct {
+	next, after int // limits of the next request and of the one after it; 0: normal
+	budget      int
+}
+
+func (n *narrowing) limit(pageSize int) int {
+	if n.next == 0 {
+		return pageSize
+	}
+	return n.next
+}
+
+// failed narrows after a page of limit elements failed with err; false
+// when narrowing cannot help (the answer is not a list at all).
+func (n *narrowing) failed(limit int, err *DecodeError) bool {
+	if n.next == 0 {
+		n.budget = 2*bits.Len(uint(limit)) + 4
+	}
+	switch {
+	case limit == 1:
+		// Isolated, if the failure is in that one element.
+		n.next, n.after = 0, 0
+		return err.Element == 0 || err.Reason == RejectTooLarge
+	case err.Element > 0:
+		n.next, n.after = err.Element, 1
+	case err.Element == 0:
+		n.next, n.after = 1, 1
+	default:
+		n.next, n.after = max(1, limit/2), max(1, limit/2)
+	}
+	return true
+}
+
+func (n *narrowing) succeeded(limit int) {
+	if n.next == 0 {
+		return
+	}
+	n.budget--
+	n.next = n.after
+	if n.budget <= 0 {
+		n.next, n.after = 0, 0
+	}
+}
+
+// isolated is the page of one record that cannot be read: a rejection in
+// its place, of unknown modified, so that the cursor moves past it.
+func isolated(cur Cursor, err *DecodeError) listResult {
+	key := err.Hash
+	if len(key) > 32 {
+		key = key[:32]
+	}
+	return listResult{
+		rejected: []Rejection{{Reason: err.Reason, ID: err.ID, Key: "sha256:" + key, Detail: err.Error()}},
+		modified: []time.Time{{}},
+	}
+}
+
+// advance returns the cursor after a page read at cur, given the modified
+// time of each of its elements in order (zero where a rejected element's
+// could not be read). Such an element counts at the last instant only if
+// the known element before it is at that instant: counting it otherwise
+// could skip a record, while not counting it at most reads one again.
+func advance(cur Cursor, modified []time.Time) Cursor {
 	last := cur.Modified
-	for i := range page {
-		if page[i].Modified.After(last) {
-			last = page[i].Modified
+	for _, m := range modified {
+		if m.After(last) {
+			last = m
 		}
 	}
 	if last.Equal(cur.Modified) {
-		return Cursor{Modified: last, Offset: cur.Offset + len(page)}
+		return Cursor{Modified: last, Offset: cur.Offset + len(modified)}
 	}
 	n := 0
-	for i := range page {
-		if page[i].Modified.Equal(last) {
+	left := cur.Modified
+	for _, m := range modified {
+		switch {
+		case !m.IsZero():
+			left = m
+			if m.Equal(last) {
+				n++
+			}
+		case left.Equal(last):
 			n++
 		}
 	}
@@ -150,10 +252,9 @@ func advance(cur Cursor, page []Activity) Cursor {
 
 // sortedByModified ignores null modified times, which a filter on modified
 // should not return at all.
-func sortedByModified(page []Activity) bool {
+func sortedByModified(modified []time.Time) bool {
 	var last time.Time
-	for i := range page {
-		m := page[i].Modified
+	for _, m := range modified {
 		if m.IsZero() {
 			continue
 		}
@@ -165,19 +266,17 @@ func sortedByModified(page []Activity) bool {
 	return true
 }
 
-// listPage reads one page at cur.
-func (c *Client) listPage(ctx context.Context, d *pageDecoder, cur Cursor, page []Activity) ([]Activity, error) {
+// listPage reads one page of at most limit activities at cur into res.
+func (c *Client) listPage(ctx context.Context, d *pageDecoder, cur Cursor, limit int, res *listResult) error {
 	u := *c.listURL
-	u.RawQuery = listQuery(cur, c.cfg.PageSize)
-	err := c.call(ctx, endpointList, &u, func(body io.Reader) error {
-		var err error
-		page, err = d.decodeList(body, page)
-		return err
+	u.RawQuery = listQuery(cur, limit)
+	err := c.call(ctx, endpointList, &u, func(body io.Reader, length int64) error {
+		return d.decodeList(body, length, res)
 	})
 	if err != nil {
-		return page[:0], fmt.Errorf("list account activities modified since %s: %w", formatTimestamp(cur.Modified), err)
+		return fmt.Errorf("list account activities modified since %s: %w", formatTimestamp(cur.Modified), err)
 	}
-	return page, nil
+	return nil
 }
 
 // listQuery encodes spaces as %20, as ISC's documentation asks, not as '+'.

@@ -2,23 +2,12 @@ package client
 
 import "time"
 
-// parseTimestamp parses ISC's date-times. Nearly all of them look like
-// 2017-07-11T18:45:37.098Z, which is parsed here without allocating; anything
-// else goes through time.Parse. An unparsable value is the zero time.
-func parseTimestamp(b []byte) time.Time {
-	if t, ok := parseUTCMillis(b); ok {
-		return t
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(b))
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// parseUTCMillis handles YYYY-MM-DDTHH:MM:SS[.fraction]Z.
+// parseUTCMillis parses the form nearly all of ISC's date-times take,
+// YYYY-MM-DDTHH:MM:SS[.fraction]Z, without allocating. It accepts a subset
+// of what time.Time's UnmarshalJSON does (strict RFC 3339), which handles
+// every other form.
 func parseUTCMillis(b []byte) (time.Time, bool) {
-	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
 	year, ok1 := digits(b[0:4])
@@ -46,7 +35,7 @@ func parseUTCMillis(b []byte) (time.Time, bool) {
 		nsec = frac
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	if t.Day() != day { // 2021-02-30 and the like: let time.Parse reject it
+	if t.Day() != day { // 2021-02-30 and the like: let the strict parser reject it
 		return time.Time{}, false
 	}
 	return t, true

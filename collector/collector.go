@@ -27,6 +27,7 @@ type descs struct {
 	up, lastSuccess, refreshDuration, tracked           *prometheus.Desc
 	activities, items, completed, itemsCompleted        *prometheus.Desc
 	errors, warnings, durations, oldestIncomplete, over *prometheus.Desc
+	rejected, truncated                                 *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -49,10 +50,10 @@ func newDescs() *descs {
 			"Items of account activities created within the lookback window, by current state (cached from the last refresh).",
 			lType, lProvisioning, lOperation),
 		completed: d("account_activities_completed_total",
-			"Account activities seen reaching a terminal state since the exporter started, each counted once.",
+			"Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.",
 			lType, lCompletion, lExecution),
 		itemsCompleted: d("account_activity_items_completed_total",
-			"Items of completed account activities, with the item's provisioning status when the activity completed.",
+			"Items of completed account activities, with the item's provisioning status when the activity completed; a FAILED series carries the latest failed activity's id as an exemplar.",
 			lType, lProvisioning, lOperation, lSource),
 		errors: d("account_activity_errors_total",
 			"Error messages on completed account activities.",
@@ -69,6 +70,12 @@ func newDescs() *descs {
 		over: d("label_overflow_total",
 			"Counted activities or items whose label value was reported as \"other\" because the label's cap of distinct values was reached.",
 			"label"),
+		rejected: d("activities_rejected_total",
+			"Records ISC sent that are not account activities the exporter can use, each counted once, by reason; the records around them are counted as usual.",
+			"reason"),
+		truncated: d("label_values_truncated_total",
+			"Distinct label values longer than 128 bytes, cut to that length.",
+			"label"),
 	}
 }
 
@@ -77,6 +84,7 @@ func (d *descs) all() []*prometheus.Desc {
 		d.up, d.lastSuccess, d.refreshDuration, d.tracked,
 		d.activities, d.items, d.completed, d.itemsCompleted,
 		d.errors, d.warnings, d.durations, d.oldestIncomplete, d.over,
+		d.rejected, d.truncated,
 	}
 }
 

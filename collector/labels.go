@@ -1,5 +1,10 @@
 package collector
 
+import (
+	"strings"
+	"unicode/utf8"
+)
+
 // Label values that the API's strings never take away: a null, absent or
 // empty value, and the values past a cap.
 const (
@@ -17,10 +22,17 @@ const (
 // max distinct values keep their own index for the life of the process (a
 // counter's labels cannot change); later ones share "other".
 type labelValues struct {
-	max    int
-	values []string
-	index  map[string]uint16
+	max       int
+	values    []string
+	index     map[string]uint16
+	truncated uint64 // values cut to maxLabelLen when they got their index
 }
+
+// maxLabelLen bounds a label value, in bytes: a 100,000-character type from
+// a misbehaving API must not make /metrics hundreds of megabytes. Values
+// longer than this are cut at a rune boundary; two values alike in their
+// first maxLabelLen bytes share a label.
+const maxLabelLen = 128
 
 func newLabelValues(max int) *labelValues {
 	return &labelValues{
@@ -38,13 +50,32 @@ func (l *labelValues) lookup(v string) uint16 {
 	if i, ok := l.index[v]; ok {
 		return i
 	}
+	cut := len(v) > maxLabelLen
+	if cut {
+		v = truncateUTF8(v, maxLabelLen)
+		if i, ok := l.index[v]; ok {
+			return i
+		}
+	}
 	if len(l.values)-2 >= l.max {
 		return otherIndex
+	}
+	if cut {
+		l.truncated++
 	}
 	i := uint16(len(l.values))
 	l.values = append(l.values, v)
 	l.index[v] = i
 	return i
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a rune; s is
+// valid UTF-8 (the client replaces invalid bytes).
+func truncateUTF8(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.Clone(s[:n])
 }
 
 func (l *labelValues) name(i uint16) string { return l.values[i] }

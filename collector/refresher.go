@@ -177,14 +177,17 @@ func (r *Refresher) refresh(ctx context.Context) error {
 		r.cursor = windowStart
 	}
 
-	pages, unidentified := 0, 0
+	pages := 0
 	lastPublish := start
 	err := r.source.Scan(ctx, r.cursor, func(p client.Page) error {
 		for i := range p.Activities {
-			if p.Activities[i].ID == "" {
-				unidentified++
-			}
 			r.tracker.apply(&p.Activities[i])
+		}
+		for i := range p.Rejected {
+			if rej := &p.Rejected[i]; r.tracker.reject(rej) {
+				r.logger.Warn("skipped a record ISC sent that is not an account activity the exporter can use; the records around it are counted",
+					"reason", rej.Reason, "id", rej.ID, "modified", rej.Modified, "cursor", rej.At.Modified, "offset", rej.At.Offset, "err", rej.Detail)
+			}
 		}
 		r.cursor = p.Resume
 		pages++
@@ -196,9 +199,6 @@ func (r *Refresher) refresh(ctx context.Context) error {
 		}
 		return nil
 	})
-	if unidentified > 0 {
-		r.logger.Warn("ISC sent activities without an id; they are left out", "count", unidentified)
-	}
 
 	// Our own deadline cutting a refresh that made progress is not a failure
 	// of ISC: the next refresh goes on from the cursor.

@@ -69,6 +69,13 @@ func durationBuckets() []float64 {
 //     the oldest incomplete activity of each type, whatever its age.
 //   - Duplicates: a record already applied with the same or an older
 //     `modified` changes nothing, so re-reading a stretch of ISC is harmless.
+//   - Rejections: an element of a page that is not an activity the exporter
+//     can use (the client says why) is counted once by reason, however often
+//     it is read again, and its neighbours are counted as usual.
+//   - Exemplars: a failed activity (completionStatus FAILURE) and a failed
+//     item (provisioningStatus FAILED) leave their activity's id and
+//     completion time on the series they were counted into, the latest one
+//     winning: from an alert to the activity, without an id as a label.
 //
 // It is not safe for concurrent use: the Refresher's refresh owns it.
 type tracker struct {
@@ -93,7 +100,24 @@ type tracker struct {
 	overflow       map[string]uint64
 	oldest         map[uint16]int64 // by type: created of the oldest incomplete, as of the last sweep
 	buckets        []float64
+
+	failure       uint16 // index of completion status FAILURE
+	exemplars     map[activityKey]exemplar
+	itemExemplars map[itemSourceKey]exemplar
+
+	rejected     map[string]uint64 // by reason
+	rejectedSeen map[string]int64  // keys of rejected records, with when they were first seen (unix ms)
 }
+
+// exemplar is the latest activity counted into a failure series.
+type exemplar struct {
+	id string
+	at int64 // completion time, unix ms
+}
+
+// maxRejectedSeen bounds the memory of rejected records; past it, a record
+// rejected again within the lookback may be counted again.
+const maxRejectedSeen = 100_000
 
 func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() time.Time) *tracker {
 	t := &tracker{
@@ -112,8 +136,16 @@ func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() tim
 		overflow:       map[string]uint64{},
 		oldest:         map[uint16]int64{},
 		buckets:        durationBuckets(),
+		exemplars:      map[activityKey]exemplar{},
+		itemExemplars:  map[itemSourceKey]exemplar{},
+		rejected:       map[string]uint64{},
+		rejectedSeen:   map[string]int64{},
 	}
 	t.failed = t.labels.provisioning.lookup("FAILED")
+	t.failure = t.labels.completion.lookup("FAILURE")
+	for _, reason := range client.RejectReasons {
+		t.rejected[reason] = 0
+	}
 	for _, label := range []string{lType, lCompletion, lExecution, lProvisioning, lOperation, lSource} {
 		t.overflow[label] = 0
 	}
@@ -232,7 +264,11 @@ func (t *tracker) forgettable(e entry, windowStart int64) bool {
 // count records a completion: the activity, its items as they are now, its
 // errors and warnings, and how long it took.
 func (t *tracker) count(a *client.Activity, e *entry) {
-	t.completed[activityKey{e.typ, e.cs, e.es}]++
+	ak := activityKey{e.typ, e.cs, e.es}
+	t.completed[ak]++
+	if e.cs == t.failure {
+		t.exemplars[ak] = exemplar{a.ID, e.doneAt}
+	}
 	t.countOverflow(lType, e.typ)
 	t.countOverflow(lCompletion, e.cs)
 	t.countOverflow(lExecution, e.es)
@@ -247,6 +283,9 @@ func (t *tracker) count(a *client.Activity, e *entry) {
 			t.labels.source.lookup(it.SourceID),
 		}
 		t.itemsCompleted[k]++
+		if k[1] == t.failed {
+			t.itemExemplars[k] = exemplar{a.ID, e.doneAt}
+		}
 		t.countOverflow(lProvisioning, k[1])
 		t.countOverflow(lOperation, k[2])
 		t.countOverflow(lSource, k[3])
@@ -271,6 +310,18 @@ func (t *tracker) count(a *client.Activity, e *entry) {
 	h.sum += seconds
 }
 
+// reject counts a rejected record once; it reports whether it was new.
+func (t *tracker) reject(r *client.Rejection) bool {
+	if _, seen := t.rejectedSeen[r.Key]; seen {
+		return false
+	}
+	if len(t.rejectedSeen) < maxRejectedSeen {
+		t.rejectedSeen[r.Key] = t.now().UnixMilli()
+	}
+	t.rejected[r.Reason]++
+	return true
+}
+
 func (t *tracker) countOverflow(label string, i uint16) {
 	if i == otherIndex {
 		t.overflow[label]++
@@ -290,6 +341,12 @@ func (t *tracker) addGauges(e entry, sign int64) {
 func (t *tracker) sweep() {
 	windowStart := t.windowStart(t.now().UnixMilli())
 	clear(t.oldest)
+	for k, at := range t.rejectedSeen {
+		// ISC sends records modified within the lookback, no older ones.
+		if at < windowStart {
+			delete(t.rejectedSeen, k)
+		}
+	}
 	t.entries.update(func(e *entry) (changed, keep bool) {
 		if e.flags&flagInWindow != 0 && e.created < windowStart {
 			t.addGauges(*e, -1)

@@ -97,7 +97,7 @@ sailpoint_account_activity_items{operation="ADD",provisioning_status="PENDING",t
 sailpoint_account_activities{completion_status="FAILURE",execution_status="COMPLETED",type="appRequest"} 0
 sailpoint_account_activities{completion_status="PENDING",execution_status="EXECUTING",type="appRequest"} 0
 sailpoint_account_activities{completion_status="SUCCESS",execution_status="COMPLETED",type="appRequest"} 1
-# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="FAILURE",execution_status="COMPLETED",type="appRequest"} 1
 # HELP sailpoint_account_activity_duration_seconds Time from creation to completion of completed account activities.
@@ -121,7 +121,7 @@ sailpoint_account_activity_duration_seconds_bucket{completion_status="FAILURE",t
 sailpoint_account_activity_duration_seconds_bucket{completion_status="FAILURE",type="appRequest",le="+Inf"} 1
 sailpoint_account_activity_duration_seconds_sum{completion_status="FAILURE",type="appRequest"} 60
 sailpoint_account_activity_duration_seconds_count{completion_status="FAILURE",type="appRequest"} 1
-# HELP sailpoint_account_activity_items_completed_total Items of completed account activities, with the item's provisioning status when the activity completed.
+# HELP sailpoint_account_activity_items_completed_total Items of completed account activities, with the item's provisioning status when the activity completed; a FAILED series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activity_items_completed_total counter
 sailpoint_account_activity_items_completed_total{operation="ADD",provisioning_status="FAILED",source_id="src1",type="appRequest"} 0
 sailpoint_account_activity_items_completed_total{operation="ADD",provisioning_status="FINISHED",source_id="src1",type="appRequest"} 1
@@ -138,7 +138,7 @@ sailpoint_account_activity_items_completed_total{operation="REMOVE",provisioning
 			},
 			metrics: []string{"sailpoint_account_activities_completed_total"},
 			want: `
-# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="appRequest"} 1
 `,
@@ -151,7 +151,7 @@ sailpoint_account_activities_completed_total{completion_status="SUCCESS",executi
 			}}},
 			metrics: []string{"sailpoint_account_activities_completed_total"},
 			want: `
-# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="appRequest"} 1
 `,
@@ -164,7 +164,7 @@ sailpoint_account_activities_completed_total{completion_status="SUCCESS",executi
 			},
 			metrics: []string{"sailpoint_account_activities_completed_total", "sailpoint_account_activities", "sailpoint_account_activity_oldest_incomplete_created_timestamp_seconds"},
 			want: `
-# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="Certification"} 1
 `,
@@ -191,7 +191,7 @@ sailpoint_tracked_activities 0
 			},
 			metrics: []string{"sailpoint_account_activities_completed_total", "sailpoint_account_activity_duration_seconds_sum"},
 			want: `
-# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="VERIFYING",type="CloudAutomated"} 1
 sailpoint_account_activities_completed_total{completion_status="none",execution_status="TERMINATED",type="LifecycleStateChange"} 1
@@ -209,13 +209,13 @@ sailpoint_account_activities_completed_total{completion_status="none",execution_
 			},
 			metrics: []string{"sailpoint_account_activities_completed_total", "sailpoint_account_activity_items_completed_total", "sailpoint_label_overflow_total"},
 			want: `
-# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="CANCELLED",execution_status="COMPLETED",type="Brand New Type"} 1
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="Third Type"} 1
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="other"} 1
 sailpoint_account_activities_completed_total{completion_status="none",execution_status="COMPLETED",type="none"} 1
-# HELP sailpoint_account_activity_items_completed_total Items of completed account activities, with the item's provisioning status when the activity completed.
+# HELP sailpoint_account_activity_items_completed_total Items of completed account activities, with the item's provisioning status when the activity completed; a FAILED series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activity_items_completed_total counter
 sailpoint_account_activity_items_completed_total{operation="ADD",provisioning_status="FAILED",source_id="other",type="Third Type"} 0
 sailpoint_account_activity_items_completed_total{operation="ADD",provisioning_status="FAILED",source_id="src1",type="other"} 0
@@ -273,7 +273,7 @@ sailpoint_account_activity_warnings_total{type="appRequest"} 1
 # TYPE sailpoint_account_activities gauge
 sailpoint_account_activities{completion_status="PENDING",execution_status="EXECUTING",type="appRequest"} 0
 sailpoint_account_activities{completion_status="SUCCESS",execution_status="COMPLETED",type="appRequest"} 0
-# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="appRequest"} 1
 # HELP sailpoint_account_activity_oldest_incomplete_created_timestamp_seconds Creation time of the oldest account activity not yet terminal, of any age, among those the exporter has seen.
@@ -312,7 +312,7 @@ func TestForgottenActivityIsNotCountedAgain(t *testing.T) {
 	r.tracker.apply(&again)
 	r.publish()
 	want := `
-# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since the exporter started, each counted once.
+# HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter
 sailpoint_account_activities_completed_total{completion_status="SUCCESS",execution_status="COMPLETED",type="appRequest"} 1
 `

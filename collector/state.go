@@ -25,7 +25,9 @@ import (
 //   - the item shapes: tracked activities refer to them, so that a change of
 //     an activity takes its old items back out of the gauges.
 //   - every counter and histogram of the rule, with its value: they continue
-//     from there instead of resetting.
+//     from there instead of resetting; with them the exemplars of the failure
+//     series, and the keys of rejected records (so that one read again after
+//     the restart is not counted again).
 //   - every tracked activity (id, created, modified, completion time, labels,
 //     shape, flags): enough to never count one twice (it is flagged counted),
 //     to take its contribution back out of the gauges when it changes, and
@@ -193,6 +195,7 @@ func encodeState(t *tracker, p resumable, flush func([]byte) error) error {
 		for _, v := range l.values {
 			w.str(v)
 		}
+		w.u64(l.truncated)
 	}
 
 	w.n(len(t.shapes.shapes))
@@ -243,6 +246,33 @@ func encodeState(t *tracker, p resumable, flush func([]byte) error) error {
 	for k, v := range t.overflow {
 		w.str(k)
 		w.u64(v)
+	}
+	w.n(len(t.exemplars))
+	for k, ex := range t.exemplars {
+		w.u16(k[0])
+		w.u16(k[1])
+		w.u16(k[2])
+		w.str(ex.id)
+		w.i64(ex.at)
+	}
+	w.n(len(t.itemExemplars))
+	for k, ex := range t.itemExemplars {
+		w.u16(k[0])
+		w.u16(k[1])
+		w.u16(k[2])
+		w.u16(k[3])
+		w.str(ex.id)
+		w.i64(ex.at)
+	}
+	w.n(len(t.rejected))
+	for k, v := range t.rejected {
+		w.str(k)
+		w.u64(v)
+	}
+	w.n(len(t.rejectedSeen))
+	for k, at := range t.rejectedSeen {
+		w.str(k)
+		w.i64(at)
 	}
 	w.n(len(t.buckets))
 	for _, le := range t.buckets {
@@ -326,6 +356,7 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 		for i, v := range values[2:] {
 			l.index[v] = uint16(i + 2)
 		}
+		l.truncated = r.u64()
 	}
 
 	shapes := make([][]itemCount, r.n())
@@ -368,6 +399,22 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 	for range r.n() {
 		k := r.str()
 		nt.overflow[k] = r.u64()
+	}
+	for range r.n() {
+		k := activityKey{r.index(l.typ), r.index(l.completion), r.index(l.execution)}
+		nt.exemplars[k] = exemplar{id: r.str(), at: r.i64()}
+	}
+	for range r.n() {
+		k := itemSourceKey{r.index(l.typ), r.index(l.provisioning), r.index(l.operation), r.index(l.source)}
+		nt.itemExemplars[k] = exemplar{id: r.str(), at: r.i64()}
+	}
+	for range r.n() {
+		k := r.str()
+		nt.rejected[k] = r.u64()
+	}
+	for range r.n() {
+		k := r.str()
+		nt.rejectedSeen[k] = r.i64()
 	}
 	buckets := make([]float64, r.n())
 	for i := range buckets {
