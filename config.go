@@ -45,6 +45,7 @@ type settings struct {
 	maxTypes        int
 	maxSources      int
 	timeoutOffset   time.Duration
+	overlap         time.Duration
 	stateFile       string
 	demo            bool
 
@@ -76,6 +77,8 @@ func newApp() (*kingpin.Application, *settings) {
 		Default("24h").Envar("SAIL_ACTIVITIES_LOOKBACK").DurationVar(&s.lookback)
 	app.Flag("activities.refresh-interval", "How often to read changes from ISC in the background; scrapes read the last result. 0 refreshes on each scrape instead, within the scrape timeout. Default 1m, 10s with --demo.").
 		PlaceHolder("1m").Envar("SAIL_ACTIVITIES_REFRESH_INTERVAL").SetValue(&s.refreshInterval)
+	app.Flag("activities.overlap", "How far before where the last refresh ended each refresh reads again, so that changes ISC makes visible late are still counted; records read again are not counted twice. 0 turns it off.").
+		Default("5m").Envar("SAIL_ACTIVITIES_OVERLAP").DurationVar(&s.overlap)
 	app.Flag("activities.page-size", "Activities asked for per request (ISC's maximum is 250).").
 		Default("250").Envar("SAIL_ACTIVITIES_PAGE_SIZE").IntVar(&s.pageSize)
 	app.Flag("activities.max-types", "Most distinct values of the type label; further types are reported as \"other\" and counted in sailpoint_label_overflow_total.").
@@ -147,6 +150,8 @@ func (s *settings) check() error {
 		return fmt.Errorf("--activities.page-size must be between 1 and %d", client.MaxPageSize)
 	case s.maxTypes < 1 || s.maxSources < 1:
 		return errors.New("--activities.max-types and --activities.max-sources must be at least 1")
+	case s.overlap < 0 || s.overlap >= s.lookback:
+		return errors.New("--activities.overlap must be at least 0 and shorter than --activities.lookback")
 	case s.timeoutOffset < 0:
 		return errors.New("--activities.scrape-timeout-offset must not be negative")
 	case !strings.HasPrefix(s.telemetryPath, "/"):

@@ -61,7 +61,9 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		e.close()
 		return nil, err
 	}
+	e.registry.MustRegister(collector.NewClockOffset(isc.ClockOffset))
 	opts := collector.Options{
+		Overlap:    s.overlap,
 		Lookback:   s.lookback,
 		MaxTypes:   s.maxTypes,
 		MaxSources: s.maxSources,

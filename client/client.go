@@ -77,6 +77,9 @@ type Client struct {
 	logger    *slog.Logger
 	userAgent string
 
+	clock  iscClock
+	health health
+
 	mu        sync.Mutex
 	notBefore time.Time // set by a 429: nothing is sent to ISC before it
 }
@@ -143,7 +146,6 @@ func New(cfg Config) (*Client, error) {
 	api.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	tokenHTTP := *hc
 	tokenHTTP.Timeout = cfg.Timeout
-	tokenHTTP.Transport = observingTransport{next: transportOf(hc), observe: cfg.Observe}
 
 	c := &Client{
 		cfg:       cfg,
@@ -154,6 +156,8 @@ func New(cfg Config) (*Client, error) {
 		logger:    cfg.Logger,
 		userAgent: cfg.UserAgent,
 	}
+	c.clock = iscClock{logger: cfg.Logger}
+	tokenHTTP.Transport = observingTransport{next: transportOf(hc), observe: cfg.Observe, c: c}
 	c.tokens = &tokenCache{
 		cfg: clientcredentials.Config{
 			ClientID:     cfg.ClientID,
@@ -295,7 +299,10 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 
 	start := c.now()
 	code := "error"
+	n := c.health.begin(start)
+	answered := false
 	defer func() {
+		c.health.end(n, start, answered)
 		if c.cfg.Observe != nil {
 			c.cfg.Observe(endpoint, code, c.now().Sub(start))
 		}
@@ -305,16 +312,22 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 		return unwrapURLError(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	c.clock.observe(resp.Header, start, c.now())
 	code = fmt.Sprint(resp.StatusCode)
 	if resp.StatusCode != http.StatusOK {
+		answered = resp.StatusCode < http.StatusInternalServerError
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		api := newAPIError(resp.StatusCode, body)
 		api.header = resp.Header
 		return api
 	}
 	if err := decode(resp.Body, resp.ContentLength); err != nil {
+		// A whole answer that does not decode is still an answer.
+		var de *DecodeError
+		answered = errors.As(err, &de) && de.Complete
 		return err
 	}
+	answered = true
 	// Drain what little may follow, so the connection is reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	return nil
@@ -391,21 +404,26 @@ func transportOf(hc *http.Client) http.RoundTripper {
 	return http.DefaultTransport
 }
 
-// observingTransport reports token requests, which the oauth2 package sends.
+// observingTransport reports token requests, which the oauth2 package sends,
+// and takes their answers into ISC's clock and health.
 type observingTransport struct {
 	next    http.RoundTripper
 	observe func(endpoint, code string, d time.Duration)
+	c       *Client
 }
 
 func (t observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	start := time.Now()
+	start := t.c.now()
+	n := t.c.health.begin(start)
 	resp, err := t.next.RoundTrip(req)
+	code := "error"
+	if err == nil {
+		code = fmt.Sprint(resp.StatusCode)
+		t.c.clock.observe(resp.Header, start, t.c.now())
+	}
+	t.c.health.end(n, start, err == nil && resp.StatusCode < http.StatusInternalServerError)
 	if t.observe != nil {
-		code := "error"
-		if err == nil {
-			code = fmt.Sprint(resp.StatusCode)
-		}
-		t.observe(endpointToken, code, time.Since(start))
+		t.observe(endpointToken, code, t.c.now().Sub(start))
 	}
 	return resp, err
 }

@@ -14,10 +14,24 @@ import (
 
 // Cursor marks how far a scan has read, in ISC's order of `modified`: every
 // activity modified before Modified, and the first Offset of those modified
-// exactly at Modified.
+// exactly at Modified; with After, every one modified at Modified too (the
+// next scan asks for `modified gt`, so that the last instant of a finished
+// scan, a bulk refresh of thousands, is not read again and again).
 type Cursor struct {
 	Modified time.Time
 	Offset   int
+	After    bool
+}
+
+// Before reports whether c is an earlier position than d.
+func (c Cursor) Before(d Cursor) bool {
+	switch {
+	case !c.Modified.Equal(d.Modified):
+		return c.Modified.Before(d.Modified)
+	case c.After != d.After:
+		return d.After
+	}
+	return c.Offset < d.Offset
 }
 
 // Page is what one list request delivered: the activities the scan had not
@@ -124,10 +138,16 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 			}
 		}
 		resume := Cursor{Modified: next.Modified}
-		if full && next.Modified.Equal(cur.Modified) {
+		switch {
+		case !full && (elements > 0 || !cur.After):
+			// The end: everything up to and at the last instant is read.
+			resume.After = true
+		case !full:
+			resume = cur
+		case next.Modified.Equal(cur.Modified):
 			// Inside an instant larger than a page: resuming at its start
 			// could read the same page forever.
-			resume.Offset = next.Offset
+			resume = next
 		}
 		for i := range res.rejected {
 			res.rejected[i].At = cur
@@ -232,7 +252,7 @@ func advance(cur Cursor, modified []time.Time) Cursor {
 		}
 	}
 	if last.Equal(cur.Modified) {
-		return Cursor{Modified: last, Offset: cur.Offset + len(modified)}
+		return Cursor{Modified: last, Offset: cur.Offset + len(modified), After: cur.After}
 	}
 	n := 0
 	left := cur.Modified
@@ -281,10 +301,14 @@ func (c *Client) listPage(ctx context.Context, d *pageDecoder, cur Cursor, limit
 
 // listQuery encodes spaces as %20, as ISC's documentation asks, not as '+'.
 func listQuery(cur Cursor, limit int) string {
+	op := "ge"
+	if cur.After {
+		op = "gt"
+	}
 	params := []struct{ k, v string }{
 		{"limit", strconv.Itoa(limit)},
 		{"offset", strconv.Itoa(cur.Offset)},
-		{"filters", "modified ge " + formatTimestamp(cur.Modified)},
+		{"filters", "modified " + op + " " + formatTimestamp(cur.Modified)},
 		{"sorters", "modified"},
 	}
 	var b strings.Builder

@@ -55,8 +55,13 @@ func TestScanPagesThroughMoreThanAPageSharingOneInstant(t *testing.T) {
 		t.Fatalf("%d list requests, want 3 (250+250+100): %v", lists, e.endpoints())
 	}
 	a, _ := e.tenant.Activity(ids[0])
-	if !next.Modified.Equal(*a.Modified) || next.Offset != 0 {
-		t.Fatalf("next cursor = %+v, want the bulk instant %v at offset 0", next, *a.Modified)
+	if !next.Modified.Equal(*a.Modified) || next.Offset != 0 || !next.After {
+		t.Fatalf("next cursor = %+v, want after the bulk instant %v", next, *a.Modified)
+	}
+	// The next scan does not read the instant again.
+	before := count(e.endpoints(), "list 200")
+	if again, _ := e.scanAll(t, next); len(again) != 0 || count(e.endpoints(), "list 200")-before != 1 {
+		t.Fatalf("a scan from after the bulk instant read %d records", len(again))
 	}
 }
 

@@ -38,3 +38,29 @@ func (m *APIMetrics) Observe(endpoint, code string, d time.Duration) {
 	m.requests.WithLabelValues(endpoint, code).Inc()
 	m.duration.WithLabelValues(endpoint).Observe(d.Seconds())
 }
+
+// ClockOffset exports how far ISC's clock is from the host's, as the client
+// measures it from ISC's answers; nothing before the first answer.
+type ClockOffset struct {
+	desc   *prometheus.Desc
+	offset func() (time.Duration, bool)
+}
+
+// NewClockOffset returns the collector of sailpoint_isc_clock_offset_seconds.
+func NewClockOffset(offset func() (time.Duration, bool)) *ClockOffset {
+	return &ClockOffset{
+		desc: prometheus.NewDesc(namespace+"_isc_clock_offset_seconds",
+			"ISC's clock minus this host's, from the Date headers of ISC's answers; the counting rule follows ISC's clock.", nil, nil),
+		offset: offset,
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *ClockOffset) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *ClockOffset) Collect(ch chan<- prometheus.Metric) {
+	if d, ok := c.offset(); ok {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, d.Seconds())
+	}
+}

@@ -120,3 +120,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- m
 	}
 }
+
+// markDown republishes the current snapshot with sailpoint_up 0, for the
+// watchdog; it reports whether up was 1.
+func (c *Collector) markDown() bool {
+	for {
+		old := c.current.Load()
+		if !old.refresh.up {
+			return false
+		}
+		s := *old
+		s.refresh.up = false
+		s.status = s.refresh.metrics(c.descs)
+		if c.current.CompareAndSwap(old, &s) {
+			return true
+		}
+	}
+}

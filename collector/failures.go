@@ -34,13 +34,18 @@ func failureKind(err error) string {
 	return kindOther
 }
 
-func (f *failureLog) failed(logger *slog.Logger, now time.Time, err error) {
+// failed logs a failed refresh; announced says that the outage was already
+// said (by the watchdog), so that only another kind of failure is loud.
+func (f *failureLog) failed(logger *slog.Logger, now time.Time, err error, announced bool) {
 	kind := failureKind(err)
 	if f.count == 0 {
 		f.since = now
+		if announced {
+			f.lastOf = kindOther
+		}
 	}
 	f.count++
-	if f.count > 1 && kind == f.lastOf {
+	if (f.count > 1 || announced) && kind == f.lastOf {
 		logger.Debug("refresh from ISC failed again", "failures", f.count, "since", f.since, "err", err)
 		return
 	}

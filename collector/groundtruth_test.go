@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -103,20 +104,82 @@ func value(m *dto.Metric) float64 {
 	}
 }
 
-// compareCounts checks that a family equals want exactly, series by series:
-// every series of want with its value, and no other series above zero.
-func compareCounts(t *testing.T, name string, got series, want map[string]float64) {
-	t.Helper()
+// countMismatches says where a family differs from want: every series of
+// want must have its value, and no other series may be above zero.
+func countMismatches(name string, got series, want map[string]float64) []string {
+	var out []string
 	for k, v := range want {
 		if g := value(got[k]); g != v {
-			t.Errorf("%s{%s} = %v, ground truth %v", name, k, g, v)
+			out = append(out, fmt.Sprintf("%s{%s} = %v, ground truth %v", name, k, g, v))
 		}
 	}
 	for k, m := range got {
 		if _, ok := want[k]; !ok && value(m) != 0 {
-			t.Errorf("%s{%s} = %v, ground truth has no such series", name, k, value(m))
+			out = append(out, fmt.Sprintf("%s{%s} = %v, ground truth has no such series", name, k, value(m)))
 		}
 	}
+	return out
+}
+
+// compareCounts fails for every series where a family differs from want.
+func compareCounts(t *testing.T, name string, got series, want map[string]float64) {
+	t.Helper()
+	for _, m := range countMismatches(name, got, want) {
+		t.Error(m)
+	}
+}
+
+// truthMismatches compares every counter and histogram of the rule with
+// the tenant's ground truth, and returns the differences and how many
+// completions the truth holds.
+func truthMismatches(got map[string]series, truth simtenant.Truth) (out []string, total int) {
+	completed := map[string]float64{}
+	for k, v := range truth.Completed {
+		completed[key("completion_status", k[1], "execution_status", k[2], "type", k[0])] = float64(v)
+		total += v
+	}
+	out = append(out, countMismatches("sailpoint_account_activities_completed_total", got["sailpoint_account_activities_completed_total"], completed)...)
+	items := map[string]float64{}
+	for k, v := range truth.ItemsCompleted {
+		items[key("operation", k[2], "provisioning_status", k[1], "source_id", k[3], "type", k[0])] = float64(v)
+	}
+	out = append(out, countMismatches("sailpoint_account_activity_items_completed_total", got["sailpoint_account_activity_items_completed_total"], items)...)
+	for name, byType := range map[string]map[string]int{
+		"sailpoint_account_activity_errors_total":   truth.Errors,
+		"sailpoint_account_activity_warnings_total": truth.Warnings,
+	} {
+		want := map[string]float64{}
+		for typ, v := range byType {
+			want[key("type", typ)] = float64(v)
+		}
+		out = append(out, countMismatches(name, got[name], want)...)
+	}
+	durations := got["sailpoint_account_activity_duration_seconds"]
+	if len(durations) != len(truth.Durations) {
+		out = append(out, fmt.Sprintf("%d duration histograms, ground truth has %d", len(durations), len(truth.Durations)))
+	}
+	for k, obs := range truth.Durations {
+		h := durations[key("completion_status", k[1], "type", k[0])].GetHistogram()
+		sum := 0.0
+		for _, d := range obs {
+			sum += d
+		}
+		if h.GetSampleCount() != uint64(len(obs)) || math.Abs(h.GetSampleSum()-sum) > 1e-6*max(1, sum) {
+			out = append(out, fmt.Sprintf("duration{%v}: count %d sum %v, ground truth %d and %v", k, h.GetSampleCount(), h.GetSampleSum(), len(obs), sum))
+		}
+		for _, b := range h.GetBucket() {
+			n := uint64(0)
+			for _, d := range obs {
+				if d <= b.GetUpperBound() {
+					n++
+				}
+			}
+			if b.GetCumulativeCount() != n {
+				out = append(out, fmt.Sprintf("duration{%v} le=%v: %d, ground truth %d", k, b.GetUpperBound(), b.GetCumulativeCount(), n))
+			}
+		}
+	}
+	return out, total
 }
 
 // An end-to-end run over real HTTP, with every kind of fault switched on in
@@ -172,58 +235,12 @@ func TestCountersEqualGroundTruth(t *testing.T) {
 	current := s.tenant.Current(time.Now().Add(-lookback))
 	got := s.gather(t)
 
-	completed := map[string]float64{}
-	total := 0
-	for k, v := range truth.Completed {
-		completed[key("completion_status", k[1], "execution_status", k[2], "type", k[0])] = float64(v)
-		total += v
-	}
+	mismatches, total := truthMismatches(got, truth)
 	if total < 500 {
 		t.Fatalf("only %d activities completed after priming; the run proves little", total)
 	}
-	compareCounts(t, "sailpoint_account_activities_completed_total", got["sailpoint_account_activities_completed_total"], completed)
-
-	items := map[string]float64{}
-	for k, v := range truth.ItemsCompleted {
-		items[key("operation", k[2], "provisioning_status", k[1], "source_id", k[3], "type", k[0])] = float64(v)
-	}
-	compareCounts(t, "sailpoint_account_activity_items_completed_total", got["sailpoint_account_activity_items_completed_total"], items)
-
-	for name, byType := range map[string]map[string]int{
-		"sailpoint_account_activity_errors_total":   truth.Errors,
-		"sailpoint_account_activity_warnings_total": truth.Warnings,
-	} {
-		want := map[string]float64{}
-		for typ, v := range byType {
-			want[key("type", typ)] = float64(v)
-		}
-		compareCounts(t, name, got[name], want)
-	}
-
-	durations := got["sailpoint_account_activity_duration_seconds"]
-	if len(durations) != len(truth.Durations) {
-		t.Errorf("%d duration histograms, ground truth has %d", len(durations), len(truth.Durations))
-	}
-	for k, obs := range truth.Durations {
-		h := durations[key("completion_status", k[1], "type", k[0])].GetHistogram()
-		sum := 0.0
-		for _, d := range obs {
-			sum += d
-		}
-		if h.GetSampleCount() != uint64(len(obs)) || math.Abs(h.GetSampleSum()-sum) > 1e-6*max(1, sum) {
-			t.Errorf("duration{%v}: count %d sum %v, ground truth %d and %v", k, h.GetSampleCount(), h.GetSampleSum(), len(obs), sum)
-		}
-		for _, b := range h.GetBucket() {
-			n := uint64(0)
-			for _, d := range obs {
-				if d <= b.GetUpperBound() {
-					n++
-				}
-			}
-			if b.GetCumulativeCount() != n {
-				t.Errorf("duration{%v} le=%v: %d, ground truth %d", k, b.GetUpperBound(), b.GetCumulativeCount(), n)
-			}
-		}
+	for _, m := range mismatches {
+		t.Error(m)
 	}
 
 	activities := map[string]float64{}

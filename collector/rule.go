@@ -67,8 +67,11 @@ func durationBuckets() []float64 {
 //     (completion time minus created, when created is known).
 //   - Gauges: activities created within the lookback, in their current state;
 //     the oldest incomplete activity of each type, whatever its age.
-//   - Duplicates: a record already applied with the same or an older
-//     `modified` changes nothing, so re-reading a stretch of ISC is harmless.
+//   - Duplicates: a record older (by `modified`) than the version applied
+//     changes nothing; one as old is applied again, which changes nothing
+//     unless ISC changed it within the same millisecond (a lagging index can
+//     show the earlier of two such versions first). Re-reading a stretch of
+//     ISC is harmless either way: nothing is counted twice.
 //   - Rejections: an element of a page that is not an activity the exporter
 //     can use (the client says why) is counted once by reason, however often
 //     it is read again, and its neighbours are counted as usual.
@@ -162,16 +165,16 @@ func (t *tracker) startCounting(at time.Time) {
 
 func (t *tracker) windowStart(now int64) int64 { return now - t.lookback.Milliseconds() }
 
-// apply takes in one activity as ISC sent it. A record already applied with
-// the same `modified` changes nothing; one without an id cannot be told from
-// others, so it is left out (the Refresher logs it).
+// apply takes in one activity as ISC sent it. A record older than the one
+// applied changes nothing; one without an id cannot be told from others, so
+// it is left out (the client rejects it before it gets here).
 func (t *tracker) apply(a *client.Activity) {
 	if a.ID == "" {
 		return
 	}
 	old, known := t.entries.get(a.ID)
 	modified := unixMilli(a.Modified)
-	if known && modified != 0 && modified <= old.modified {
+	if known && modified != 0 && modified < old.modified {
 		return
 	}
 	now := t.now().UnixMilli()

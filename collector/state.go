@@ -16,7 +16,8 @@ import (
 // beyond ids. Its body, in order, each part with why it is needed:
 //
 //   - the refresh's position: the cursor (to read on from it rather than
-//     prime again), the instant counting started (completions before it are
+//     prime again), when the last complete scan began (what the overlap
+//     re-reads is counted from it), the instant counting started (completions before it are
 //     history, so a restart must not move it), whether the lookback was read
 //     once (priming is over), and the last successful refresh (the gauge
 //     continues).
@@ -49,6 +50,7 @@ const stateFormat = 1
 // resumable is the refresh's position, as the state file keeps it.
 type resumable struct {
 	cursor      client.Cursor
+	readSince   time.Time
 	countFrom   int64 // unix ms
 	primed      bool
 	lastSuccess time.Time
@@ -186,6 +188,8 @@ func encodeState(t *tracker, p resumable, flush func([]byte) error) error {
 
 	w.i64(p.cursor.Modified.UnixNano())
 	w.n(p.cursor.Offset)
+	w.bool(p.cursor.After)
+	w.i64(p.readSince.UnixNano())
 	w.i64(p.countFrom)
 	w.bool(p.primed)
 	w.i64(unixMilli(p.lastSuccess))
@@ -332,6 +336,8 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 	var p resumable
 	p.cursor.Modified = time.Unix(0, r.i64()).UTC()
 	p.cursor.Offset = r.n()
+	p.cursor.After = r.bool()
+	p.readSince = time.Unix(0, r.i64()).UTC()
 	p.countFrom = r.i64()
 	p.primed = r.bool()
 	if ms := r.i64(); ms != 0 {
