@@ -209,25 +209,29 @@ func isLoopback(host string) bool {
 }
 
 // clientSecret reads the secret from the file, else from SAIL_CLIENT_SECRET.
-// It is never a flag value, so it shows in no process list.
-func (s *settings) clientSecret() (string, error) {
+// It is never a flag value, so it shows in no process list. warning is set
+// when the file can be read by others than its owner.
+func (s *settings) clientSecret() (secret, warning string, err error) {
 	env := os.Getenv(secretEnv)
 	if s.secretFile != "" {
 		if env != "" {
-			return "", fmt.Errorf("set either --isc.client-secret-file or %s, not both", secretEnv)
+			return "", "", fmt.Errorf("set either --isc.client-secret-file or %s, not both", secretEnv)
 		}
 		b, err := os.ReadFile(s.secretFile)
 		if err != nil {
-			return "", fmt.Errorf("reading --isc.client-secret-file: %w", err)
+			return "", "", fmt.Errorf("reading --isc.client-secret-file: %w", err)
 		}
 		secret := strings.TrimSpace(string(b))
 		if secret == "" {
-			return "", fmt.Errorf("--isc.client-secret-file %s is empty", s.secretFile)
+			return "", "", fmt.Errorf("--isc.client-secret-file %s is empty", s.secretFile)
 		}
-		return secret, nil
+		if info, err := os.Stat(s.secretFile); err == nil && info.Mode().Perm()&0o077 != 0 {
+			warning = fmt.Sprintf("the client secret file %s can be read by others than its owner (mode %v): chmod 600 it", s.secretFile, info.Mode().Perm())
+		}
+		return secret, warning, nil
 	}
 	if env == "" {
-		return "", fmt.Errorf("set %s or --isc.client-secret-file to the client secret of the token", secretEnv)
+		return "", "", fmt.Errorf("set %s or --isc.client-secret-file to the client secret of the token", secretEnv)
 	}
-	return env, nil
+	return env, "", nil
 }

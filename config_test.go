@@ -101,14 +101,19 @@ func TestClientSecret(t *testing.T) {
 	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	open := filepath.Join(dir, "open")
+	if err := os.WriteFile(open, []byte("from-file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	empty := filepath.Join(dir, "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name, file, env, want, wantErr string
+		name, file, env, want, wantErr, wantWarning string
 	}{
 		{name: "file", file: file, want: "from-file"},
+		{name: "file others can read", file: open, want: "from-file", wantWarning: "can be read by others than its owner (mode -rw-r--r--): chmod 600 it"},
 		{name: "environment", env: "from-env", want: "from-env"},
 		{name: "both", file: file, env: "from-env", wantErr: "not both"},
 		{name: "neither", wantErr: "set SAIL_CLIENT_SECRET or --isc.client-secret-file"},
@@ -119,7 +124,10 @@ func TestClientSecret(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(secretEnv, tt.env)
 			s := settings{secretFile: tt.file}
-			got, err := s.clientSecret()
+			got, warning, err := s.clientSecret()
+			if !strings.Contains(warning, tt.wantWarning) || (tt.wantWarning == "") != (warning == "") {
+				t.Fatalf("warning %q, want %q", warning, tt.wantWarning)
+			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -106,12 +107,13 @@ func (e *exporter) close() {
 // handler serves the metrics, a landing page and the health endpoints.
 func (e *exporter) handler(s *settings, logger *slog.Logger) (http.Handler, error) {
 	metrics := promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		MaxRequestsInFlight: s.maxRequests,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		EnableOpenMetrics: true,
 	})
 	if e.interval == 0 {
 		metrics = collector.RefreshOnScrape(e.refresher.Refresh, metrics, s.timeoutOffset, logger.With("component", "collector"))
 	}
+	metrics = limitInFlight(metrics, s.maxRequests)
 	mux := http.NewServeMux()
 	mux.Handle(s.telemetryPath, metrics)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
@@ -142,4 +144,23 @@ func (e *exporter) handler(s *settings, logger *slog.Logger) (http.Handler, erro
 		mux.Handle("/", landing)
 	}
 	return mux, nil
+}
+
+// limitInFlight answers 503 to a scrape beyond max at once (0: no limit).
+// It wraps the refresh on scrape too, so that scrapes piling up behind a
+// slow ISC are bounded as well.
+func limitInFlight(next http.Handler, max int) http.Handler {
+	if max <= 0 {
+		return next
+	}
+	slots := make(chan struct{}, max)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			next.ServeHTTP(w, r)
+		default:
+			http.Error(w, fmt.Sprintf("Limit of concurrent scrapes reached (%d), try again later.", max), http.StatusServiceUnavailable)
+		}
+	})
 }

@@ -44,16 +44,19 @@ func run(args []string) int {
 		app.Errorf("%v", err)
 		return 1
 	}
-	var secret string
+	var secret, warning string
 	if !s.demo {
 		var err error
-		if secret, err = s.clientSecret(); err != nil {
+		if secret, warning, err = s.clientSecret(); err != nil {
 			app.Errorf("%v", err)
 			return 1
 		}
 	}
 
 	logger := promslog.New(s.log)
+	if warning != "" {
+		logger.Warn(warning)
+	}
 	logger.Info("Starting "+exporterName, "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
 

@@ -42,7 +42,12 @@ func (t *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	}
 	tok, err := t.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, t.httpClient))
 	if err != nil {
-		return nil, classifyTokenError(err)
+		err := classifyTokenError(err)
+		var api *APIError
+		if errors.As(err, &api) {
+			api.redact(t.cfg.ClientSecret)
+		}
+		return nil, err
 	}
 	lifetime := fallbackTokenLifetime
 	if !tok.Expiry.IsZero() {

@@ -318,6 +318,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 		answered = resp.StatusCode < http.StatusInternalServerError
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		api := newAPIError(resp.StatusCode, body)
+		api.redact(c.cfg.ClientSecret, tok.AccessToken)
 		api.header = resp.Header
 		return api
 	}

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -94,14 +96,20 @@ func (c *Client) Now() time.Time {
 func (c *Client) ClockOffset() (time.Duration, bool) { return c.clock.offset() }
 
 // SyncClock makes sure Now has heard from ISC: if no answer came yet, it
-// fetches a token, whose answer carries ISC's Date.
+// asks for one activity (retried like any request), whose answer, and the
+// token's before it, carry ISC's Date.
 func (c *Client) SyncClock(ctx context.Context) error {
 	if _, ok := c.clock.offset(); ok {
 		return nil
 	}
-	if err := c.waitTurn(ctx); err != nil {
+	u := *c.listURL
+	u.RawQuery = "limit=1"
+	err := c.call(ctx, endpointList, &u, func(body io.Reader, _ int64) error {
+		_, err := io.Copy(io.Discard, io.LimitReader(body, maxBody))
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("asking ISC for the time: %w", err)
 	}
-	_, err := c.tokens.token(ctx)
-	return err
+	return nil
 }

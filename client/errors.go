@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -115,6 +116,30 @@ func newAPIError(status int, body []byte) *APIError {
 		}
 	}
 	return e
+}
+
+// redact replaces every secret in what the error says: a token endpoint or a
+// proxy that echoes the request in its error answer must not put the client
+// secret (or a token) into a log line. The URL-encoded forms are replaced
+// too, since the secret travels in a form body.
+func (e *APIError) redact(secrets ...string) {
+	var pairs []string
+	for _, s := range secrets {
+		if len(s) < 4 {
+			continue // not a secret anyone could recognise; replacing it would mangle the text
+		}
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+			pairs = append(pairs, form, "[REDACTED]")
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	r := strings.NewReplacer(pairs...)
+	e.DetailCode, e.TrackingID = r.Replace(e.DetailCode), r.Replace(e.TrackingID)
+	for i, m := range e.Messages {
+		e.Messages[i] = r.Replace(m)
+	}
 }
 
 func truncate(s string, n int) string {

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -323,8 +325,17 @@ func scrapeSeries(ctx context.Context, url string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, errors.New(resp.Status)
 	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	return parseSeries(body)
+}
+
+// parseSeries is scrapeSeries for an answer already read.
+func parseSeries(body []byte) (map[string]float64, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(resp.Body)
+	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -380,6 +391,10 @@ func seriesKey(name string, labels map[string]string) string {
 	return b.String()
 }
 
+// durationBuckets are the exporter's buckets of
+// sailpoint_account_activity_duration_seconds.
+var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 604800, math.Inf(1)}
+
 // truthSeries is what the exporter should serve for the counters, from the
 // tenant's ground truth since the first start. buckets are the exporter's.
 func (r *restartRun) truthSeries(buckets []float64) map[string]float64 {
@@ -423,7 +438,7 @@ func (r *restartRun) truthSeries(buckets []float64) map[string]float64 {
 func (r *restartRun) compareWithTruth(t *testing.T) float64 {
 	t.Helper()
 	got := r.sampler.lastSeries()
-	want := r.truthSeries([]float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 604800, math.Inf(1)})
+	want := r.truthSeries(durationBuckets)
 	total, off := 0.0, 0.0
 	for k, v := range want {
 		if strings.HasPrefix(k, "sailpoint_account_activities_completed_total") {
