@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"runtime/debug"
 	"slices"
 	"time"
 	"unicode"
@@ -174,9 +175,15 @@ func (p *pageDecoder) keep(b []byte) {
 	}
 }
 
-// release drops the buffer of an oversized answer once decoding is done.
+// release drops the buffer of an answer once decoding is done. After an
+// oversized one, the memory goes back to the system at once: a single
+// 64 MiB answer must not leave the process that much larger for minutes.
 func (p *pageDecoder) release() {
+	oversized := cap(p.buf) > keepBuffer
 	p.buf = nil
+	if oversized {
+		debug.FreeOSMemory()
+	}
 }
 
 // listResult is one decoded page.
