@@ -63,7 +63,8 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 // pageTransport answers a token request, then the pages in order, one per
-// list request whatever its query, then empty pages.
+// list request whatever its query, then empty pages. It sends no Date, so
+// the clock stays the host's.
 type pageTransport struct {
 	pages [][]byte
 	next  int
@@ -74,6 +75,7 @@ func (t *pageTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case req.URL.Path == "/oauth/token":
 		body = []byte(`{"access_token":"t","token_type":"bearer","expires_in":749}`)
+	case req.URL.RawQuery == "limit=1": // the clock's first question
 	case t.next < len(t.pages):
 		body = t.pages[t.next]
 		t.next++
