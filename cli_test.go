@@ -68,6 +68,7 @@ func TestCommandLine(t *testing.T) {
 			"--isc.url", "SAIL_BASE_URL", "--isc.client-id", "--isc.client-secret-file", "SAIL_CLIENT_SECRET", "--isc.token-url",
 			"--isc.activities-path", "--isc.requests-per-second", "--isc.timeout", "--activities.lookback",
 			"--activities.refresh-interval", "--activities.page-size", "--activities.max-types", "--activities.max-sources",
+			"--[no-]collector.sources", "--[no-]collector.managed-clusters", "--sources.refresh-interval", "SAIL_SOURCES_REFRESH_INTERVAL",
 			"demo", "--web.listen-address", "--web.config.file", "--web.telemetry-path", "--log.level", "--log.format", "version",
 		}},
 		{name: "version", args: []string{"--version"}, want: []string{"sailpoint_exporter, version"}},

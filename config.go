@@ -49,6 +49,10 @@ type settings struct {
 	stateFile       string
 	demo            bool
 
+	sources         bool
+	clusters        bool
+	sourcesInterval optionalDuration
+
 	telemetryPath string
 	maxRequests   int
 	web           *web.FlagConfig
@@ -87,6 +91,12 @@ func newApp() (*kingpin.Application, *settings) {
 		Default("256").Envar("SAIL_ACTIVITIES_MAX_SOURCES").IntVar(&s.maxSources)
 	app.Flag("activities.scrape-timeout-offset", "With --activities.refresh-interval=0, how much of the scrape timeout is left for answering the scrape.").
 		Default("500ms").DurationVar(&s.timeoutOffset)
+	app.Flag("collector.sources", "List the sources (GET "+client.SourcesPath+", scope "+client.SourcesScope+") for their names and health.").
+		Default("true").Envar("SAIL_COLLECTOR_SOURCES").BoolVar(&s.sources)
+	app.Flag("collector.managed-clusters", "List the managed (virtual appliance) clusters (GET "+client.ManagedClustersPath+", scope "+client.ManagedClustersScope+", user level ORG_ADMIN) for their status.").
+		Default("true").Envar("SAIL_COLLECTOR_MANAGED_CLUSTERS").BoolVar(&s.clusters)
+	app.Flag("sources.refresh-interval", "How often to list the sources and the managed clusters in the background. Default 5m, 10s with --demo.").
+		PlaceHolder("5m").Envar("SAIL_SOURCES_REFRESH_INTERVAL").SetValue(&s.sourcesInterval)
 	app.Flag("state.file", "File in which to keep what the counters need to survive a restart (a persistent volume in Kubernetes); written atomically after every refresh. Empty: counters restart from zero and completions while the exporter is down are not counted.").
 		Envar("SAIL_STATE_FILE").StringVar(&s.stateFile)
 	app.Flag("demo", "Run against a simulated tenant, in-process on loopback, instead of ISC.").
@@ -112,6 +122,25 @@ func (s *settings) interval() time.Duration {
 		return demoRefreshInterval
 	}
 	return time.Minute
+}
+
+// Default period of the sources and managed clusters collectors: what they
+// report changes rarely, and each listing costs a request per 250.
+const (
+	defaultSourcesInterval = 5 * time.Minute
+	demoSourcesInterval    = 10 * time.Second
+)
+
+// inventoryInterval is the period of the sources and managed clusters
+// collectors: the flag's, or the default of the mode.
+func (s *settings) inventoryInterval() time.Duration {
+	switch {
+	case s.sourcesInterval.set:
+		return s.sourcesInterval.d
+	case s.demo:
+		return demoSourcesInterval
+	}
+	return defaultSourcesInterval
 }
 
 // optionalDuration is a duration flag that knows whether it was given, on
@@ -152,6 +181,8 @@ func (s *settings) check() error {
 		return errors.New("--activities.max-types and --activities.max-sources must be at least 1")
 	case s.overlap < 0 || s.overlap >= s.lookback:
 		return errors.New("--activities.overlap must be at least 0 and shorter than --activities.lookback")
+	case s.sourcesInterval.set && s.sourcesInterval.d <= 0:
+		return errors.New("--sources.refresh-interval must be above 0, e.g. 5m")
 	case s.timeoutOffset < 0:
 		return errors.New("--activities.scrape-timeout-offset must not be negative")
 	case !strings.HasPrefix(s.telemetryPath, "/"):

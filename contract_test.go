@@ -16,9 +16,10 @@ import (
 // the exporter serves, with their types and labels. Checked against the
 // registry main serves, populated by the demo tenant.
 func TestREADMEMetricsTableIsTheContract(t *testing.T) {
-	_, s := newApp()
-	s.demo = true
-	s.stateFile = filepath.Join(t.TempDir(), "state")
+	app, s := newApp()
+	if _, err := app.Parse([]string{"--demo", "--state.file=" + filepath.Join(t.TempDir(), "state")}); err != nil {
+		t.Fatal(err) // the flags' defaults, the collectors on as in --demo
+	}
 	e, err := newExporter(s, "", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +33,11 @@ func TestREADMEMetricsTableIsTheContract(t *testing.T) {
 	}
 	if err := e.refresher.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	for _, inv := range e.inventories { // sources and managed clusters
+		if err := inv.Refresh(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mfs, err := e.registry.Gather()
 	if err != nil {

@@ -27,6 +27,10 @@ type exporter struct {
 	registry  *prometheus.Registry
 	interval  time.Duration
 	demo      *simtenant.Tenant // nil unless --demo
+	// inventories are the sources and managed clusters collectors that are
+	// on, listed every inventoryInterval.
+	inventories       []*collector.Inventory
+	inventoryInterval time.Duration
 }
 
 // newExporter builds the exporter; it sends nothing to ISC yet.
@@ -43,7 +47,7 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		UserAgent:         exporterName + "/" + version.Version,
 		Logger:            logger.With("component", "client"),
 	}
-	e := &exporter{registry: prometheus.NewRegistry(), interval: s.interval()}
+	e := &exporter{registry: prometheus.NewRegistry(), interval: s.interval(), inventoryInterval: s.inventoryInterval()}
 	if s.demo {
 		tenant, err := startDemo(&cfg, logger)
 		if err != nil {
@@ -83,14 +87,28 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		return nil, err
 	}
 	e.registry.MustRegister(e.refresher.Collector())
+	invLogger := logger.With("component", "collector")
+	if s.sources {
+		e.inventories = append(e.inventories, collector.NewSources(isc, collector.InventoryOptions{Max: s.maxSources, Logger: invLogger}))
+	}
+	if s.clusters {
+		e.inventories = append(e.inventories, collector.NewManagedClusters(isc, collector.InventoryOptions{Logger: invLogger}))
+	}
+	for _, inv := range e.inventories {
+		e.registry.MustRegister(inv)
+	}
 	return e, nil
 }
 
 // start runs the background work in g until ctx ends: the refresh loop
-// (unless refreshes happen on scrape) and the demo tenant's activity.
+// (unless refreshes happen on scrape), the sources and managed clusters
+// collectors, and the demo tenant's activity.
 func (e *exporter) start(ctx context.Context, g *errgroup.Group) {
 	if e.interval > 0 {
 		g.Go(func() error { e.refresher.Run(ctx, e.interval); return nil })
+	}
+	for _, inv := range e.inventories {
+		g.Go(func() error { inv.Run(ctx, e.inventoryInterval); return nil })
 	}
 	if e.demo != nil {
 		g.Go(func() error { e.demo.RunDemo(ctx, time.Second); return nil })
@@ -107,7 +125,9 @@ func (e *exporter) close() {
 // handler serves the metrics, a landing page and the health endpoints.
 func (e *exporter) handler(s *settings, logger *slog.Logger) (http.Handler, error) {
 	metrics := promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		// OpenMetrics when the scraper asks for it, as Prometheus does: the
+		// only format that carries the exemplars of the failure counters.
 		EnableOpenMetrics: true,
 	})
 	if e.interval == 0 {

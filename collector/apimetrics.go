@@ -20,7 +20,7 @@ func NewAPIMetrics(reg prometheus.Registerer) *APIMetrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "api_requests_total",
-			Help:      "HTTP requests sent to ISC, retries included, by endpoint (token, list, get) and HTTP status code, or \"error\" when no answer arrived.",
+			Help:      "HTTP requests sent to ISC, retries included, by endpoint (token, list, get, sources, managed-clusters) and HTTP status code, or \"error\" when no answer arrived.",
 		}, []string{"endpoint", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,

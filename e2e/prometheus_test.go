@@ -1,8 +1,10 @@
 // Package e2e proves the dashboards and rules against a real Prometheus: it
 // builds the exporter, runs it with --demo, has a Prometheus on loopback
 // scrape it with the shipped rules loaded, then runs every dashboard query,
-// checks every rule group's health and waits for the failed-provisioning
-// alert to fire from the demo's own failures.
+// checks every rule group's health, waits for the failed-provisioning and
+// the source-unhealthy alerts to fire from the demo's own failures and
+// outage, and has the demo tenant confirm the names the dashboards show and
+// the failed activity an exemplar points at.
 //
 // It needs the prometheus and promtool binaries, from PATH or from the
 // PROMETHEUS_BIN and PROMTOOL_BIN environment variables. With -short it is
@@ -67,10 +69,13 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	// The exporter, built from this tree and run against its demo tenant.
 	exporterBin := buildExporter(ctx, t)
 	exporterAddr := freeAddr(ctx, t)
-	exporterAlive := startProcess(ctx, t, "exporter", filepath.Join(tmp, "exporter.log"), exporterBin,
+	exporterLog := filepath.Join(tmp, "exporter.log")
+	exporterStarted := time.Now()
+	exporterAlive := startProcess(ctx, t, "exporter", exporterLog, exporterBin,
 		"--demo",
 		"--web.listen-address="+exporterAddr,
 		"--activities.refresh-interval=5s",
+		"--sources.refresh-interval=2s",
 	)
 	metricsURL := "http://" + exporterAddr + "/metrics"
 	body := waitFor(exporterAlive, t, "the exporter to serve sailpoint_up 1", func() (string, error) {
@@ -114,6 +119,7 @@ scrape_configs:
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(tmp, "data"),
 		"--web.listen-address="+promAddr,
+		"--enable-feature=exemplar-storage",
 	)
 	prom := &promAPI{base: "http://" + promAddr}
 	waitFor(promAlive, t, "Prometheus to be ready", func() (struct{}, error) {
@@ -188,6 +194,19 @@ scrape_configs:
 		}
 	})
 
+	tenant := findDemoTenant(ctx, t, exporterLog)
+	vars := map[string]string{"job": jobName, "instance": exporterAddr}
+	for k, v := range grafanaVars {
+		vars[k] = v
+	}
+	t.Run("source names", func(t *testing.T) { checkSourceNames(ctx, t, prom, tenant, root, vars) })
+	t.Run("exemplar of a failed activity", func(t *testing.T) { checkExemplar(ctx, t, prom, tenant) })
+	t.Run("source unhealthy alert fires", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		checkSourceUnhealthyFires(ctx, t, prom, tenant, exporterStarted)
+	})
+
 	t.Run("rule groups healthy", func(t *testing.T) {
 		groups := waitFor(ctx, t, "every rule to have been evaluated", func() ([]ruleGroup, error) {
 			groups, err := prom.rules(ctx)
@@ -247,6 +266,11 @@ scrape_configs:
 		desc := alert.Annotations["description"]
 		if desc == "" || strings.Contains(desc, "<no value>") || !strings.Contains(desc, alert.Labels["source_id"]) {
 			t.Errorf("description not rendered: %q", desc)
+		}
+		// It names the source as the tenant does (or by its id where the
+		// tenant lists none: none, other).
+		if want := wantName(tenant.sourceNames(ctx, t), alert.Labels["source_id"]); alert.Labels["source_name"] != want || !strings.Contains(desc, want) {
+			t.Errorf("source_name %q and description %q, want the source's name %q", alert.Labels["source_name"], desc, want)
 		}
 		t.Logf("fired: %s", desc)
 	})
