@@ -49,6 +49,11 @@ type Page struct {
 // PageFunc receives each page of a scan, in order.
 type PageFunc func(p Page) error
 
+// afterMargin is how far ISC's clock must be past the last instant read for
+// the next scan to skip that instant: a change within the same millisecond,
+// after the read, would otherwise be missed.
+const afterMargin = time.Second
+
 // maxRescans bounds how often one scan re-reads a stretch in which a record
 // may have been skipped; each rescan is caused by a concurrent change in ISC.
 const maxRescans = 3
@@ -139,9 +144,13 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 		}
 		resume := Cursor{Modified: next.Modified}
 		switch {
-		case !full && (elements > 0 || !cur.After):
-			// The end: everything up to and at the last instant is read.
+		case !full && (elements > 0 || !cur.After) && next.Modified.Before(c.Now().Add(-afterMargin)):
+			// The end, at an instant ISC's clock has left: everything up to
+			// and at it is read, and nothing can be modified at it any more.
 			resume.After = true
+		case !full && (elements > 0 || !cur.After):
+			// The end, at an instant still current: a change may yet come at
+			// it, so the next scan reads it again.
 		case !full:
 			resume = cur
 		case next.Modified.Equal(cur.Modified):

@@ -194,8 +194,12 @@ func TestCountersEqualGroundTruth(t *testing.T) {
 		Options{Lookback: lookback})
 	s.tenant.SeedHistory(2000, 20*time.Hour)
 	ctx := t.Context()
-	// The tenant keeps working while the first pass pages through it:
-	// what completes then counts, whichever page it lands on.
+	// Counting starts once the client knows ISC's time; from then on the
+	// tenant keeps working while the first pass pages through it: what
+	// completes then counts, whichever page it lands on.
+	if err := s.refresher.source.(*client.Client).SyncClock(ctx); err != nil {
+		t.Fatal(err)
+	}
 	mark := s.tenant.Mark()
 	s.tenant.OnList(func(int) { s.tenant.Step() })
 	if err := s.refresher.Refresh(ctx); err != nil {

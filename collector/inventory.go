@@ -286,7 +286,9 @@ func (f *inventoryFailures) failed(inv *Inventory, err error) {
 	case "not found":
 		inv.logger.Error(inv.kind.notFound, attrs...)
 	default:
-		inv.logger.Warn("listing "+inv.kind.what+" from ISC failed; their metrics keep their last values, the activity metrics are not affected, and the exporter tries again at its interval", attrs...)
+		// At info level: ISC failing this way fails the activity refresh
+		// too, and that one warning line is the outage's.
+		inv.logger.Info("listing "+inv.kind.what+" from ISC failed; their metrics keep their last values, the activity metrics are not affected, and the exporter tries again at its interval", attrs...)
 	}
 }
 

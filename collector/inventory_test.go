@@ -322,7 +322,7 @@ func TestInventoryFailures(t *testing.T) {
 			heal: func(s *invStack) { s.tenant.Deny("sources", 0) }, level: "ERROR",
 			log: []string{"ISC has no /v3/sources on this tenant (HTTP 404)"}},
 		{name: "sources 5xx", fail: func(s *invStack) { s.tenant.FailSourcesNext(3*3, http.StatusServiceUnavailable) },
-			heal: func(*invStack) {}, level: "WARN",
+			heal: func(*invStack) {}, level: "INFO",
 			log: []string{"listing sources from ISC failed", "HTTP 503"}},
 		{name: "clusters 403", clusters: true, fail: func(s *invStack) { s.tenant.Deny("managed-clusters", http.StatusForbidden) },
 			heal: func(s *invStack) { s.tenant.Deny("managed-clusters", 0) }, level: "ERROR",
@@ -331,7 +331,7 @@ func TestInventoryFailures(t *testing.T) {
 			heal: func(s *invStack) { s.tenant.Deny("managed-clusters", 0) }, level: "ERROR",
 			log: []string{"ISC has no /v3/managed-clusters on this tenant (HTTP 404)"}},
 		{name: "clusters 5xx", clusters: true, fail: func(s *invStack) { s.tenant.FailClustersNext(3*3, http.StatusInternalServerError) },
-			heal: func(*invStack) {}, level: "WARN", log: []string{"listing managed clusters from ISC failed", "HTTP 500"}},
+			heal: func(*invStack) {}, level: "INFO", log: []string{"listing managed clusters from ISC failed", "HTTP 500"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newInvStack(t, 0, nil)
@@ -357,7 +357,9 @@ func TestInventoryFailures(t *testing.T) {
 			compare(t, inv, want(0, good), families...)
 			var lines []string
 			for _, l := range strings.Split(s.logs.String(), "\n") {
-				if strings.Contains(l, "level="+tc.level) {
+				// The tenant's fake clock is months from the host's: the
+				// client says so once, which is not the failure's line.
+				if strings.Contains(l, "level="+tc.level) && !strings.Contains(l, "ISC's clock and this host's differ") {
 					lines = append(lines, l)
 				}
 			}
