@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,42 @@ func TestClientSecret(t *testing.T) {
 				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// README's flags table lists exactly the flags of the command line, with
+// their environment variables.
+func TestREADMEFlagsTableIsTheCommandLine(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("^\\| `--(?:\\[no-\\])?([a-z0-9.-]+)` \\|([^|]*)\\|")
+	listed := map[string]string{}
+	section := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "## ") {
+			section = line == "## Flags"
+		}
+		if m := row.FindStringSubmatch(line); section && m != nil {
+			listed[m[1]] = strings.Trim(strings.TrimSpace(m[2]), "`")
+		}
+	}
+	app, _ := newApp()
+	for _, f := range app.Model().Flags {
+		if f.Name == "help" || f.Name == "help-long" || f.Name == "help-man" || f.Name == "completion-bash" || f.Name == "completion-script-bash" || f.Name == "completion-script-zsh" {
+			continue
+		}
+		env, ok := listed[f.Name]
+		switch {
+		case !ok:
+			t.Errorf("--%s is not in README's flags table", f.Name)
+		case env != f.Envar:
+			t.Errorf("--%s: README says environment %q, the flag reads %q", f.Name, env, f.Envar)
+		}
+		delete(listed, f.Name)
+	}
+	for name := range listed {
+		t.Errorf("README lists --%s, which the command line does not have", name)
 	}
 }

@@ -189,7 +189,10 @@ func (r *restartRun) run(kills int) {
 				margin = 15 * time.Second
 			}
 			changed := r.modifiedSince(written.Add(-restartOverlap - margin))
-			if limit := (changed+249)/250 + 3; requests > limit {
+			// +1 for the short last page, +3 for the re-reads a scan makes
+			// when the busy tenant shifts records under its offset (client
+			// maxRescans), +1 for the clock's first question.
+			if limit := (changed+249)/250 + 5; requests > limit {
 				r.t.Errorf("restart %d sent %d list requests; %d records changed since the last write less the overlap: at most %d", r.kills, requests, changed, limit)
 			}
 		}
