@@ -191,7 +191,7 @@ func (r *restartRun) run(kills int) {
 			changed := r.modifiedSince(written.Add(-restartOverlap - margin))
 			// +1 for the short last page, +3 for the re-reads a scan makes
 			// when the busy tenant shifts records under its offset (client
-			// maxRescans), +1 for the clock's first question.
+			// maxRescans), and one to spare for a page the tenant grew while read.
 			if limit := (changed+249)/250 + 5; requests > limit {
 				r.t.Errorf("restart %d sent %d list requests; %d records changed since the last write less the overlap: at most %d", r.kills, requests, changed, limit)
 			}
