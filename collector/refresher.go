@@ -213,11 +213,11 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 
 func (r *Refresher) refresh(ctx context.Context) error {
 	start := r.now()
-	err := r.scan(ctx, start)
+	pages, err := r.scan(ctx, start)
 
 	// Our own deadline cutting a refresh that made progress is not a failure
 	// of ISC: the next refresh goes on from the cursor.
-	cut := err != nil && ctx.Err() != nil && r.status.pages > 0
+	cut := err != nil && ctx.Err() != nil && pages > 0
 	r.status.up = err == nil || cut
 	r.status.refreshed, r.status.duration = true, r.now().Sub(start)
 	if err == nil {
@@ -236,7 +236,7 @@ func (r *Refresher) refresh(ctx context.Context) error {
 		r.announced.Store(false)
 		return nil
 	case cut:
-		r.logger.Debug("refresh cut short by its deadline; it goes on at the next one", "pages", r.status.pages)
+		r.logger.Debug("refresh cut short by its deadline; it goes on at the next one", "pages", pages)
 		return nil
 	case errors.Is(err, context.Canceled):
 		return err
@@ -245,14 +245,14 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	return err
 }
 
-// scan reads from the cursor, less the overlap, and applies what it reads.
-func (r *Refresher) scan(ctx context.Context, start time.Time) error {
-	r.status.pages = 0
+// scan reads from the cursor, less the overlap, applies what it reads and
+// returns how many pages it read.
+func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err error) {
 	if !r.started {
 		// Priming reads the whole lookback window, on ISC's clock.
 		if c, ok := r.source.(iscClock); ok {
 			if err := c.SyncClock(ctx); err != nil {
-				return err
+				return 0, err
 			}
 		}
 		now := r.iscNow()
@@ -278,7 +278,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) error {
 	scanStart := r.iscNow()
 
 	lastPublish := start
-	err := r.source.Scan(ctx, from, func(p client.Page) error {
+	err = r.source.Scan(ctx, from, func(p client.Page) error {
 		for i := range p.Activities {
 			r.tracker.apply(&p.Activities[i])
 		}
@@ -293,7 +293,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) error {
 		if r.cursor.Before(p.Resume) || !r.primed {
 			r.cursor = p.Resume
 		}
-		r.status.pages++
+		pages++
 		if now := r.now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
 			// Progress of a long refresh: what it read so far, with the
 			// previous refresh's up, since only a finished refresh decides it.
@@ -305,7 +305,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) error {
 	if err == nil {
 		r.readSince = scanStart
 	}
-	return err
+	return pages, err
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -29,7 +29,6 @@ type refreshStatus struct {
 	lastSuccess time.Time // zero before the first successful refresh
 	duration    time.Duration
 	refreshed   bool // a refresh has ended, successfully or not
-	pages       int  // pages the refresh in flight has read
 }
 
 func (st refreshStatus) metrics(d *descs) []prometheus.Metric {

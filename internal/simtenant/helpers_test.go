@@ -8,38 +8,22 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 )
 
-// fakeClock lets tests move time (token expiry, rate windows, lifecycles)
-// without sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 22, 10, 15, 30, 123456789, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock is the tests' clock (token expiry, rate windows, lifecycles
+// move without sleeping), at a fixed instant with nanoseconds.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 11, 22, 10, 15, 30, 123456789, time.UTC))
 }
 
 type harness struct {
 	t      *testing.T
 	tenant *Tenant
-	clock  *fakeClock
+	clock  *fakeclock.Clock
 	base   string
 	token  string
 	client *http.Client

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 )
 
 var (
@@ -30,7 +32,7 @@ var specEnums = map[string][]string{
 }
 
 // runSim seeds history and then steps with a fake clock.
-func runSim(seed int64, edge EdgeCases, steps int) (*Tenant, *fakeClock) {
+func runSim(seed int64, edge EdgeCases, steps int) (*Tenant, *fakeclock.Clock) {
 	clk := newFakeClock()
 	tn := New(Config{Seed: seed, Now: clk.Now, EdgeCases: edge})
 	tn.SeedHistory(2000, 72*time.Hour)
