@@ -97,9 +97,8 @@ func NewSources(l SourceLister, opts InventoryOptions) *Inventory {
 		data: []*prometheus.Desc{d.info, d.healthy, d.status, d.checked},
 		forbidden: "ISC refused to list sources (HTTP 403): the token needs the scope " + client.SourcesScope +
 			" (sp:scopes:all includes it) and an owner with the user level ORG_ADMIN, SOURCE_ADMIN, SOURCE_SUBADMIN or ROLE_SUBADMIN; " +
-			"the source metrics stay absent or at their last values, the activity metrics are not affected, and the exporter tries again at --sources.refresh-interval (--no-collector.sources turns this off)",
-		notFound: "ISC has no " + client.SourcesPath + " on this tenant (HTTP 404); " +
-			"the source metrics stay absent or at their last values, the activity metrics are not affected, and the exporter tries again at --sources.refresh-interval (--no-collector.sources turns this off)",
+			unaffected("source", "--no-collector.sources"),
+		notFound: "ISC has no " + client.SourcesPath + " on this tenant (HTTP 404); " + unaffected("source", "--no-collector.sources"),
 	}, opts, defaultMaxSources)
 	inv.fetch = func(ctx context.Context) ([]prometheus.Metric, int, error) {
 		list, err := l.ListSources(ctx)
@@ -136,9 +135,8 @@ func NewManagedClusters(l ClusterLister, opts InventoryOptions) *Inventory {
 		data: []*prometheus.Desc{d.info, d.status, d.operational},
 		forbidden: "ISC refused to list managed clusters (HTTP 403): the token needs the scope " + client.ManagedClustersScope +
 			" (sp:scopes:all includes it), which ISC grants to personal access tokens whose owner has the user level ORG_ADMIN, not to API clients; " +
-			"the cluster metrics stay absent or at their last values, the activity metrics are not affected, and the exporter tries again at --sources.refresh-interval (--no-collector.managed-clusters turns this off)",
-		notFound: "ISC has no " + client.ManagedClustersPath + " on this tenant (HTTP 404); " +
-			"the cluster metrics stay absent or at their last values, the activity metrics are not affected, and the exporter tries again at --sources.refresh-interval (--no-collector.managed-clusters turns this off)",
+			unaffected("cluster", "--no-collector.managed-clusters"),
+		notFound: "ISC has no " + client.ManagedClustersPath + " on this tenant (HTTP 404); " + unaffected("cluster", "--no-collector.managed-clusters"),
 	}, opts, defaultMaxClusters)
 	inv.fetch = func(ctx context.Context) ([]prometheus.Metric, int, error) {
 		list, err := l.ListManagedClusters(ctx)
@@ -148,6 +146,13 @@ func NewManagedClusters(l ClusterLister, opts InventoryOptions) *Inventory {
 		return d.metrics(list, inv.max), len(list), nil
 	}
 	return inv
+}
+
+// unaffected ends the line logged on a 403 or 404: what the refusal means
+// for the metrics and what the exporter does next.
+func unaffected(metrics, offFlag string) string {
+	return "the " + metrics + " metrics stay absent or at their last values, the activity metrics are not affected, " +
+		"and the exporter tries again at --sources.refresh-interval (" + offFlag + " turns this off)"
 }
 
 func inventoryDesc(name, help string, labels ...string) *prometheus.Desc {
