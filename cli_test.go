@@ -67,8 +67,9 @@ func TestCommandLine(t *testing.T) {
 		{name: "help", args: []string{"--help"}, want: []string{
 			"--isc.url", "SAIL_BASE_URL", "--isc.client-id", "--isc.client-secret-file", "SAIL_CLIENT_SECRET", "--isc.token-url",
 			"--isc.activities-path", "--isc.requests-per-second", "--isc.timeout", "--activities.lookback",
-			"--activities.refresh-interval", "--activities.page-size", "--activities.max-types", "--activities.max-sources",
+			"--activities.refresh-interval", "--activities.page-size", "--activities.max-types", "--sources.max", "SAIL_SOURCES_MAX",
 			"--[no-]collector.sources", "--[no-]collector.managed-clusters", "--sources.refresh-interval", "SAIL_SOURCES_REFRESH_INTERVAL",
+			"--managed-clusters.refresh-interval", "SAIL_MANAGED_CLUSTERS_REFRESH_INTERVAL",
 			"demo", "--web.listen-address", "--web.config.file", "--web.telemetry-path", "--log.level", "--log.format", "version",
 		}},
 		{name: "version", args: []string{"--version"}, want: []string{"sailpoint_exporter, version"}},

@@ -17,8 +17,9 @@ import (
 )
 
 // The sources and managed clusters collectors: on by default, off with
-// --no-…, from the environment too; one interval for both, 5m, 10s in the
-// demo, never 0.
+// --no-…, from the environment too; each its own interval, 5m, 10s in the
+// demo, never 0; --sources.refresh-interval alone still sets both, as it did
+// before the clusters had a flag of their own.
 func TestCollectorFlags(t *testing.T) {
 	tests := []struct {
 		name               string
@@ -26,19 +27,28 @@ func TestCollectorFlags(t *testing.T) {
 		args               []string
 		sources, clusters  bool
 		interval           time.Duration
+		clustersInterval   time.Duration // 0: as interval
+		deprecated         string
 		checkErrorContains string
 	}{
 		{name: "default", sources: true, clusters: true, interval: 5 * time.Minute},
 		{name: "demo", args: []string{"--demo"}, sources: true, clusters: true, interval: 10 * time.Second},
 		{name: "off", args: []string{"--no-collector.sources", "--no-collector.managed-clusters"}, interval: 5 * time.Minute},
 		{name: "off from the environment", env: map[string]string{"SAIL_COLLECTOR_SOURCES": "false", "SAIL_COLLECTOR_MANAGED_CLUSTERS": "false"}, interval: 5 * time.Minute},
-		{name: "interval", args: []string{"--demo", "--sources.refresh-interval=90s"}, sources: true, clusters: true, interval: 90 * time.Second},
-		{name: "interval from the environment", env: map[string]string{"SAIL_SOURCES_REFRESH_INTERVAL": "15m"}, sources: true, clusters: true, interval: 15 * time.Minute},
+		{name: "interval", args: []string{"--demo", "--sources.refresh-interval=90s"}, sources: true, clusters: true, interval: 90 * time.Second,
+			deprecated: "--sources.refresh-interval also sets the managed clusters' period"},
+		{name: "interval from the environment", env: map[string]string{"SAIL_SOURCES_REFRESH_INTERVAL": "15m"}, sources: true, clusters: true, interval: 15 * time.Minute,
+			deprecated: "--sources.refresh-interval also sets the managed clusters' period"},
+		{name: "each its own interval", args: []string{"--sources.refresh-interval=90s", "--managed-clusters.refresh-interval=10m"}, sources: true, clusters: true,
+			interval: 90 * time.Second, clustersInterval: 10 * time.Minute},
+		{name: "clusters' interval from the environment", env: map[string]string{"SAIL_MANAGED_CLUSTERS_REFRESH_INTERVAL": "2m"}, sources: true, clusters: true,
+			interval: 5 * time.Minute, clustersInterval: 2 * time.Minute},
 		{name: "zero interval", args: []string{"--sources.refresh-interval=0"}, sources: true, clusters: true, checkErrorContains: "--sources.refresh-interval must be above 0"},
+		{name: "zero clusters' interval", args: []string{"--managed-clusters.refresh-interval=0"}, sources: true, clusters: true, checkErrorContains: "--managed-clusters.refresh-interval must be above 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"SAIL_COLLECTOR_SOURCES", "SAIL_COLLECTOR_MANAGED_CLUSTERS", "SAIL_SOURCES_REFRESH_INTERVAL", secretEnv} {
+			for _, k := range []string{"SAIL_COLLECTOR_SOURCES", "SAIL_COLLECTOR_MANAGED_CLUSTERS", "SAIL_SOURCES_REFRESH_INTERVAL", "SAIL_MANAGED_CLUSTERS_REFRESH_INTERVAL", secretEnv} {
 				t.Setenv(k, tt.env[k])
 				if tt.env[k] == "" {
 					_ = os.Unsetenv(k)
@@ -61,8 +71,19 @@ func TestCollectorFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := s.inventoryInterval(); got != tt.interval {
-				t.Errorf("interval %v, want %v", got, tt.interval)
+			if got := s.sourcesPeriod(); got != tt.interval {
+				t.Errorf("sources' interval %v, want %v", got, tt.interval)
+			}
+			want := tt.clustersInterval
+			if want == 0 {
+				want = tt.interval
+			}
+			if got := s.clustersPeriod(); got != want {
+				t.Errorf("clusters' interval %v, want %v", got, want)
+			}
+			lines := strings.Join(s.deprecations(), "\n")
+			if (tt.deprecated == "") != (lines == "") || !strings.Contains(lines, tt.deprecated) {
+				t.Errorf("deprecation lines %q, want one containing %q", lines, tt.deprecated)
 			}
 		})
 	}
@@ -130,7 +151,7 @@ func TestClusterSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.refresher.Refresh(t.Context()); err != nil {
+	if err := e.activities.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	e.demo.FailClustersNext(1, http.StatusInternalServerError)
@@ -168,13 +189,13 @@ func TestOpenMetricsWhenAsked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.refresher.Refresh(t.Context()); err != nil {
+	if err := e.activities.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for range 120 { // two minutes of the demo: failures
 		e.demo.Step()
 	}
-	if err := e.refresher.Refresh(t.Context()); err != nil {
+	if err := e.activities.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	om := scrapeWith(t, h, openMetrics)

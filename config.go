@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,15 +44,19 @@ type settings struct {
 	refreshInterval optionalDuration
 	pageSize        int
 	maxTypes        int
-	maxSources      int
 	timeoutOffset   time.Duration
 	overlap         time.Duration
 	stateFile       string
 	demo            bool
 
-	sources         bool
-	clusters        bool
-	sourcesInterval optionalDuration
+	sources          bool
+	clusters         bool
+	sourcesInterval  optionalDuration
+	clustersInterval optionalDuration
+	maxSourcesFlag   optionalInt
+
+	// Deprecated names, still read: see deprecations.
+	oldMaxSources optionalInt
 
 	telemetryPath string
 	maxRequests   int
@@ -87,16 +92,20 @@ func newApp() (*kingpin.Application, *settings) {
 		Default("250").Envar("SAIL_ACTIVITIES_PAGE_SIZE").IntVar(&s.pageSize)
 	app.Flag("activities.max-types", "Most distinct values of the type label; further types are reported as \"other\" and counted in sailpoint_label_overflow_total.").
 		Default("64").Envar("SAIL_ACTIVITIES_MAX_TYPES").IntVar(&s.maxTypes)
-	app.Flag("activities.max-sources", "Most distinct values of the source_id label; further sources are reported as \"other\" and counted in sailpoint_label_overflow_total.").
-		Default("256").Envar("SAIL_ACTIVITIES_MAX_SOURCES").IntVar(&s.maxSources)
+	app.Flag("sources.max", "Most sources the metrics name, in every area: distinct values of the source_id label of the activity items and of the source metrics (the first ones by id); further sources are reported as \"other\" and counted in sailpoint_label_overflow_total. Default 256.").
+		PlaceHolder("256").Envar("SAIL_SOURCES_MAX").SetValue(&s.maxSourcesFlag)
+	app.Flag("activities.max-sources", "Deprecated name of --sources.max.").
+		Hidden().Envar("SAIL_ACTIVITIES_MAX_SOURCES").SetValue(&s.oldMaxSources)
 	app.Flag("activities.scrape-timeout-offset", "With --activities.refresh-interval=0, how much of the scrape timeout is left for answering the scrape.").
 		Default("500ms").DurationVar(&s.timeoutOffset)
 	app.Flag("collector.sources", "List the sources (GET "+client.SourcesPath+", scope "+client.SourcesScope+") for their names and health.").
 		Default("true").Envar("SAIL_COLLECTOR_SOURCES").BoolVar(&s.sources)
 	app.Flag("collector.managed-clusters", "List the managed (virtual appliance) clusters (GET "+client.ManagedClustersPath+", scope "+client.ManagedClustersScope+", user level ORG_ADMIN) for their status.").
 		Default("true").Envar("SAIL_COLLECTOR_MANAGED_CLUSTERS").BoolVar(&s.clusters)
-	app.Flag("sources.refresh-interval", "How often to list the sources and the managed clusters in the background. Default 5m, 10s with --demo.").
+	app.Flag("sources.refresh-interval", "How often to list the sources in the background. Default 5m, 10s with --demo.").
 		PlaceHolder("5m").Envar("SAIL_SOURCES_REFRESH_INTERVAL").SetValue(&s.sourcesInterval)
+	app.Flag("managed-clusters.refresh-interval", "How often to list the managed clusters in the background. Default 5m, 10s with --demo.").
+		PlaceHolder("5m").Envar("SAIL_MANAGED_CLUSTERS_REFRESH_INTERVAL").SetValue(&s.clustersInterval)
 	app.Flag("state.file", "File in which to keep what the counters need to survive a restart (a persistent volume in Kubernetes); written atomically after every refresh. Empty: counters restart from zero and completions while the exporter is down are not counted.").
 		Envar("SAIL_STATE_FILE").StringVar(&s.stateFile)
 	app.Flag("demo", "Run against a simulated tenant, in-process on loopback, instead of ISC.").
@@ -131,9 +140,9 @@ const (
 	demoSourcesInterval    = 10 * time.Second
 )
 
-// inventoryInterval is the period of the sources and managed clusters
-// collectors: the flag's, or the default of the mode.
-func (s *settings) inventoryInterval() time.Duration {
+// sourcesPeriod is the period of the sources collector: the flag's, or the
+// default of the mode.
+func (s *settings) sourcesPeriod() time.Duration {
 	switch {
 	case s.sourcesInterval.set:
 		return s.sourcesInterval.d
@@ -141,6 +150,47 @@ func (s *settings) inventoryInterval() time.Duration {
 		return demoSourcesInterval
 	}
 	return defaultSourcesInterval
+}
+
+// clustersPeriod is the period of the managed clusters collector: its flag's;
+// else --sources.refresh-interval's, which set both before the clusters had
+// a flag of their own; else the default of the mode.
+func (s *settings) clustersPeriod() time.Duration {
+	if s.clustersInterval.set {
+		return s.clustersInterval.d
+	}
+	return s.sourcesPeriod()
+}
+
+// defaultMaxSources is --sources.max's default.
+const defaultMaxSources = 256
+
+// maxSources is --sources.max, or its deprecated name's value.
+func (s *settings) maxSources() int {
+	switch {
+	case s.maxSourcesFlag.set:
+		return s.maxSourcesFlag.n
+	case s.oldMaxSources.set:
+		return s.oldMaxSources.n
+	}
+	return defaultMaxSources
+}
+
+// deprecations are the lines to log, once at start, for settings given
+// under an old name or meaning: they still work.
+func (s *settings) deprecations() []string {
+	var out []string
+	if s.oldMaxSources.set {
+		line := "--activities.max-sources (SAIL_ACTIVITIES_MAX_SOURCES) is deprecated: it caps the source_id label of every area; use --sources.max (SAIL_SOURCES_MAX)"
+		if s.maxSourcesFlag.set {
+			line += "; --sources.max is set too and wins"
+		}
+		out = append(out, line)
+	}
+	if s.sourcesInterval.set && !s.clustersInterval.set && s.clusters {
+		out = append(out, "--sources.refresh-interval also sets the managed clusters' period, as it did before they had a flag of their own; set --managed-clusters.refresh-interval (SAIL_MANAGED_CLUSTERS_REFRESH_INTERVAL) to keep that when this fallback goes away")
+	}
+	return out
 }
 
 // optionalDuration is a duration flag that knows whether it was given, on
@@ -161,6 +211,23 @@ func (o *optionalDuration) Set(v string) error {
 
 func (o *optionalDuration) String() string { return o.d.String() }
 
+// optionalInt is an integer flag that knows whether it was given.
+type optionalInt struct {
+	n   int
+	set bool
+}
+
+func (o *optionalInt) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return err
+	}
+	o.n, o.set = n, true
+	return nil
+}
+
+func (o *optionalInt) String() string { return strconv.Itoa(o.n) }
+
 // secretEnv is the variable SailPoint's SDKs and CLI read the secret from.
 const secretEnv = "SAIL_CLIENT_SECRET"
 
@@ -177,12 +244,16 @@ func (s *settings) check() error {
 		return errors.New("--activities.refresh-interval must be 0 (refresh on scrape) or a duration such as 1m")
 	case s.pageSize < 1 || s.pageSize > client.MaxPageSize:
 		return fmt.Errorf("--activities.page-size must be between 1 and %d", client.MaxPageSize)
-	case s.maxTypes < 1 || s.maxSources < 1:
-		return errors.New("--activities.max-types and --activities.max-sources must be at least 1")
+	case s.maxTypes < 1:
+		return errors.New("--activities.max-types must be at least 1")
+	case s.maxSources() < 1:
+		return errors.New("--sources.max must be at least 1")
 	case s.overlap < 0 || s.overlap >= s.lookback:
 		return errors.New("--activities.overlap must be at least 0 and shorter than --activities.lookback")
 	case s.sourcesInterval.set && s.sourcesInterval.d <= 0:
 		return errors.New("--sources.refresh-interval must be above 0, e.g. 5m")
+	case s.clustersInterval.set && s.clustersInterval.d <= 0:
+		return errors.New("--managed-clusters.refresh-interval must be above 0, e.g. 5m")
 	case s.timeoutOffset < 0:
 		return errors.New("--activities.scrape-timeout-offset must not be negative")
 	case !strings.HasPrefix(s.telemetryPath, "/"):

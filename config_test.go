@@ -178,3 +178,48 @@ func TestREADMEFlagsTableIsTheCommandLine(t *testing.T) {
 		t.Errorf("README lists --%s, which the command line does not have", name)
 	}
 }
+
+// --sources.max caps the source_id label of every area; its old name,
+// --activities.max-sources, still works from the command line and the
+// environment, and says once that it is deprecated.
+func TestSourcesMaxAndItsOldName(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		want       int
+		deprecated string
+	}{
+		{name: "default", want: 256},
+		{name: "new flag", args: []string{"--sources.max=10"}, want: 10},
+		{name: "new variable", env: map[string]string{"SAIL_SOURCES_MAX": "11"}, want: 11},
+		{name: "old flag", args: []string{"--activities.max-sources=12"}, want: 12, deprecated: "--activities.max-sources (SAIL_ACTIVITIES_MAX_SOURCES) is deprecated"},
+		{name: "old variable", env: map[string]string{"SAIL_ACTIVITIES_MAX_SOURCES": "13"}, want: 13, deprecated: "use --sources.max (SAIL_SOURCES_MAX)"},
+		{name: "both: the new one wins", args: []string{"--activities.max-sources=12", "--sources.max=14"}, want: 14, deprecated: "--sources.max is set too and wins"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"SAIL_SOURCES_MAX", "SAIL_ACTIVITIES_MAX_SOURCES"} {
+				t.Setenv(k, tt.env[k])
+				if tt.env[k] == "" {
+					_ = os.Unsetenv(k)
+				}
+			}
+			s := parseArgs(t, append([]string{"--isc.url=https://acme.api.identitynow.com", "--isc.client-id=id"}, tt.args...)...)
+			if got := s.maxSources(); got != tt.want {
+				t.Errorf("max sources %d, want %d", got, tt.want)
+			}
+			lines := s.deprecations()
+			if tt.deprecated == "" && len(lines) != 0 || tt.deprecated != "" && (len(lines) != 1 || !strings.Contains(lines[0], tt.deprecated)) {
+				t.Errorf("deprecation lines %q, want one containing %q", lines, tt.deprecated)
+			}
+			if err := s.check(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	s := parseArgs(t, "--isc.url=https://acme.api.identitynow.com", "--isc.client-id=id", "--sources.max=0")
+	if err := s.check(); err == nil || !strings.Contains(err.Error(), "--sources.max must be at least 1") {
+		t.Fatalf("--sources.max=0: %v", err)
+	}
+}

@@ -25,13 +25,13 @@ func TestREADMEMetricsTableIsTheContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.close()
-	if err := e.refresher.Refresh(t.Context()); err != nil {
+	if err := e.activities.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for range 60 { // completions, failures and durations
 		e.demo.Step()
 	}
-	if err := e.refresher.Refresh(t.Context()); err != nil {
+	if err := e.activities.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for _, inv := range e.inventories { // sources and managed clusters

@@ -15,22 +15,27 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/activities"
+	"github.com/sailpoint-exporter/sailpoint_exporter/apimetrics"
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
-	"github.com/sailpoint-exporter/sailpoint_exporter/collector"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/inventory"
+	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
 
-// exporter is what the process serves: the refresher that feeds the activity
-// metrics from ISC (or from the demo tenant), and the registry it reports to.
+// exporter is what the process serves: the areas that feed the metrics
+// from ISC (or from the demo tenant), the state file they share, and the
+// registry they report to.
 type exporter struct {
-	refresher *collector.Refresher
-	registry  *prometheus.Registry
-	interval  time.Duration
-	demo      *simtenant.Tenant // nil unless --demo
-	// inventories are the sources and managed clusters collectors that are
-	// on, listed every inventoryInterval.
-	inventories       []*collector.Inventory
-	inventoryInterval time.Duration
+	registry   *prometheus.Registry
+	state      *state.File // nil without --state.file
+	activities *activities.Refresher
+	interval   time.Duration // of the activities; 0: they refresh on scrape
+	// inventories are the sources and managed clusters collectors that are on.
+	inventories []*inventory.Inventory
+	background  []func(context.Context) // each area's background loop, joined on shutdown
+	demo        *simtenant.Tenant       // nil unless --demo
 }
 
 // newExporter builds the exporter; it sends nothing to ISC yet.
@@ -47,7 +52,7 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		UserAgent:         exporterName + "/" + version.Version,
 		Logger:            logger.With("component", "client"),
 	}
-	e := &exporter{registry: prometheus.NewRegistry(), interval: s.interval(), inventoryInterval: s.inventoryInterval()}
+	e := &exporter{registry: prometheus.NewRegistry(), interval: s.interval()}
 	if s.demo {
 		tenant, err := startDemo(&cfg, logger)
 		if err != nil {
@@ -60,55 +65,54 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	)
-	cfg.Observe = collector.NewAPIMetrics(e.registry).Observe
+	cfg.Observe = apimetrics.New(e.registry).Observe
 	isc, err := client.New(cfg)
 	if err != nil {
 		e.close()
 		return nil, err
 	}
-	e.registry.MustRegister(collector.NewClockOffset(isc.ClockOffset))
-	opts := collector.Options{
-		Overlap:    s.overlap,
-		Lookback:   s.lookback,
-		MaxTypes:   s.maxTypes,
-		MaxSources: s.maxSources,
-		Logger:     logger.With("component", "collector"),
-	}
+	e.registry.MustRegister(apimetrics.NewClockOffset(isc.ClockOffset))
 	if s.stateFile != "" {
-		id := collector.StateIdentity{URL: cfg.BaseURL, ClientID: cfg.ClientID, Lookback: s.lookback}
-		if opts.State, err = collector.OpenStateFile(s.stateFile, id, e.registry, logger.With("component", "state")); err != nil {
+		id := state.Identity{URL: cfg.BaseURL, ClientID: cfg.ClientID}
+		if e.state, err = state.Open(s.stateFile, id, e.registry, logger.With("component", "state")); err != nil {
 			e.close()
 			return nil, err
 		}
 	}
-	e.refresher = collector.NewRefresher(isc, opts)
-	if err := e.refresher.Restore(); err != nil {
-		e.close()
-		return nil, err
+
+	areaLogger := logger.With("component", "collector")
+	e.activities = activities.NewRefresher(isc, activities.Options{
+		Overlap:    s.overlap,
+		Lookback:   s.lookback,
+		MaxTypes:   s.maxTypes,
+		MaxSources: s.maxSources(),
+		State:      e.state,
+		Logger:     areaLogger,
+	})
+	e.registry.MustRegister(e.activities.Collector())
+	if e.interval > 0 {
+		e.background = append(e.background, func(ctx context.Context) { e.activities.Run(ctx, e.interval) })
 	}
-	e.registry.MustRegister(e.refresher.Collector())
-	invLogger := logger.With("component", "collector")
 	if s.sources {
-		e.inventories = append(e.inventories, collector.NewSources(isc, collector.InventoryOptions{Max: s.maxSources, Logger: invLogger}))
+		src := inventory.NewSources(isc, inventory.Options{Max: s.maxSources(), Interval: s.sourcesPeriod(), Logger: areaLogger})
+		e.registry.MustRegister(src)
+		e.inventories = append(e.inventories, src)
+		e.background = append(e.background, func(ctx context.Context) { src.Run(ctx, s.sourcesPeriod()) })
 	}
 	if s.clusters {
-		e.inventories = append(e.inventories, collector.NewManagedClusters(isc, collector.InventoryOptions{Logger: invLogger}))
-	}
-	for _, inv := range e.inventories {
-		e.registry.MustRegister(inv)
+		clusters := inventory.NewManagedClusters(isc, inventory.Options{Interval: s.clustersPeriod(), Logger: areaLogger})
+		e.registry.MustRegister(clusters)
+		e.inventories = append(e.inventories, clusters)
+		e.background = append(e.background, func(ctx context.Context) { clusters.Run(ctx, s.clustersPeriod()) })
 	}
 	return e, nil
 }
 
-// start runs the background work in g until ctx ends: the refresh loop
-// (unless refreshes happen on scrape), the sources and managed clusters
-// collectors, and the demo tenant's activity.
+// start runs the background work in g until ctx ends: each area's loop and
+// the demo tenant's activity.
 func (e *exporter) start(ctx context.Context, g *errgroup.Group) {
-	if e.interval > 0 {
-		g.Go(func() error { e.refresher.Run(ctx, e.interval); return nil })
-	}
-	for _, inv := range e.inventories {
-		g.Go(func() error { inv.Run(ctx, e.inventoryInterval); return nil })
+	for _, run := range e.background {
+		g.Go(func() error { run(ctx); return nil })
 	}
 	if e.demo != nil {
 		g.Go(func() error { e.demo.RunDemo(ctx, time.Second); return nil })
@@ -117,6 +121,9 @@ func (e *exporter) start(ctx context.Context, g *errgroup.Group) {
 
 // close releases what newExporter started.
 func (e *exporter) close() {
+	if e.state != nil {
+		_ = e.state.Close()
+	}
 	if e.demo != nil {
 		_ = e.demo.Close()
 	}
@@ -131,7 +138,7 @@ func (e *exporter) handler(s *settings, logger *slog.Logger) (http.Handler, erro
 		EnableOpenMetrics: true,
 	})
 	if e.interval == 0 {
-		metrics = collector.RefreshOnScrape(e.refresher.Refresh, metrics, s.timeoutOffset, logger.With("component", "collector"))
+		metrics = area.RefreshOnScrape(e.activities.Refresh, metrics, s.timeoutOffset, logger.With("component", "collector"))
 	}
 	metrics = limitInFlight(metrics, s.maxRequests)
 	mux := http.NewServeMux()
@@ -140,7 +147,7 @@ func (e *exporter) handler(s *settings, logger *slog.Logger) (http.Handler, erro
 		_, _ = w.Write([]byte("Healthy.\n"))
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !e.refresher.Ready() {
+		if !e.activities.Ready() {
 			http.Error(w, "Not ready: the first refresh from ISC has not ended yet.", http.StatusServiceUnavailable)
 			return
 		}

@@ -57,6 +57,9 @@ func run(args []string) int {
 	if warning != "" {
 		logger.Warn(warning)
 	}
+	for _, line := range s.deprecations() {
+		logger.Warn(line)
+	}
 	logger.Info("Starting "+exporterName, "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
 

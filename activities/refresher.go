@@ -1,0 +1,393 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
+	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/state"
+)
+
+// Source is where activities come from: the ISC client, in production.
+type Source interface {
+	Scan(ctx context.Context, from client.Cursor, fn client.PageFunc) error
+}
+
+// iscClock is a Source that tells ISC's time from its answers. The counting
+// rule compares ISC's timestamps with "now", so its now is ISC's: on the
+// host's clock, a host two minutes ahead would skip every completion of the
+// first two minutes, and one behind would count completions from before the
+// exporter started.
+type iscClock interface {
+	Now() time.Time
+	// SyncClock makes sure Now has heard from ISC at least once.
+	SyncClock(ctx context.Context) error
+}
+
+// healthReporter is a Source that says since when ISC has not answered.
+type healthReporter interface {
+	FailingSince() time.Time
+}
+
+// Options configure a Refresher.
+type Options struct {
+	Lookback   time.Duration // default 24h
+	MaxTypes   int           // distinct type label values; default 64
+	MaxSources int           // distinct source_id label values; default 256
+	// PublishEvery bounds how stale scrapes may be during a long refresh,
+	// such as priming a large tenant: a snapshot is published at least this
+	// often while pages arrive. Default 5s.
+	PublishEvery time.Duration
+	// Overlap is how far before the cursor each refresh reads again, so
+	// that a change ISC makes visible after its modified time (an index that
+	// lags) is still read. Records read again change nothing.
+	Overlap time.Duration
+	// StallAfter is how long ISC may fail or leave an attempt unanswered
+	// before sailpoint_up goes to 0, whatever the refresh in flight is still
+	// trying. Default 30s.
+	StallAfter time.Duration
+	// State, when set, persists what the rule counted before each
+	// publication; the Refresher resumes from its section at NewRefresher.
+	State  *state.File
+	Logger *slog.Logger
+	// Now is the host's clock: durations and the last success. Default
+	// time.Now.
+	Now func() time.Time
+	// ISCNow is ISC's clock, for the counting rule. Default: the source's
+	// when it keeps one, else Now.
+	ISCNow func() time.Time
+}
+
+// Refresher keeps the counting rule's tracker up to date with ISC and
+// publishes what it counted.
+//
+// Its Runner runs one refresh at a time, and only a refresh changes the
+// tracker and the position, so the refresh reads them without a lock. It
+// holds mu while it changes them, because the state file encodes them from
+// whichever goroutine writes it (another area's refresh, say).
+type Refresher struct {
+	source    Source
+	opts      Options
+	logger    *slog.Logger
+	now       func() time.Time
+	iscNow    func() time.Time
+	descs     *descs
+	publisher *area.Publisher
+	runner    *area.Runner
+	ready     atomic.Bool
+	// announced is set when the watchdog has said that ISC stopped
+	// answering, so the refresh that fails then says it only at debug level.
+	announced atomic.Bool
+
+	mu sync.Mutex // held by the refresh while it changes what follows, and by EncodeState
+
+	tracker *tracker
+	cursor  client.Cursor
+	// readSince is when (on ISC's clock) the last scan that read to the end
+	// began: what became visible since has a modified time after readSince
+	// less the overlap.
+	readSince time.Time
+	started   bool
+	primed    bool // a pass has read the whole lookback window
+
+	status   area.Status // owned by the refresh alone
+	failures area.Streak
+}
+
+// NewRefresher returns a Refresher that reads from source. With a state
+// file, it resumes from the file's activities section when that belongs to
+// this lookback: the counters continue from their values and the first
+// refresh reads on from where the last process stopped. Nothing is read
+// from ISC until Refresh or Run.
+func NewRefresher(source Source, opts Options) *Refresher {
+	if opts.Lookback <= 0 {
+		opts.Lookback = 24 * time.Hour
+	}
+	if opts.MaxTypes <= 0 {
+		opts.MaxTypes = 64
+	}
+	if opts.MaxSources <= 0 {
+		opts.MaxSources = 256
+	}
+	if opts.PublishEvery <= 0 {
+		opts.PublishEvery = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.StallAfter <= 0 {
+		opts.StallAfter = 30 * time.Second
+	}
+	if opts.ISCNow == nil {
+		if c, ok := source.(iscClock); ok && opts.Now == nil {
+			opts.ISCNow = c.Now
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ISCNow == nil {
+		opts.ISCNow = opts.Now
+	}
+	d := newDescs()
+	r := &Refresher{
+		source:    source,
+		opts:      opts,
+		logger:    opts.Logger,
+		now:       opts.Now,
+		iscNow:    opts.ISCNow,
+		descs:     d,
+		publisher: area.NewPublisher(d.status, d.data()...),
+		tracker:   newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.ISCNow),
+	}
+	r.runner = area.NewRunner(r.refresh)
+	if opts.State != nil {
+		r.restore(opts.State)
+	}
+	return r
+}
+
+// restore attaches the Refresher to the state file and resumes from what the
+// file held for it; a section it cannot use is rejected, and counting
+// starts afresh.
+func (r *Refresher) restore(f *state.File) {
+	body, ok := f.Attach(state.SectionActivities, r)
+	if !ok {
+		return
+	}
+	t, p, err := decodeState(body, r.tracker)
+	if err != nil {
+		f.Reject(state.SectionActivities, err)
+		return
+	}
+	r.tracker = t
+	r.cursor, r.readSince, r.primed, r.status.LastSuccess = p.cursor, p.readSince, p.primed, p.lastSuccess
+	r.started = true
+	r.logger.Info("resuming from the state file", "file", f.Path(), "tracked_activities", t.entries.len(), "cursor", p.cursor.Modified)
+	// What was loaded is what the file holds: served without writing it again.
+	r.store()
+	r.ready.Store(true)
+}
+
+// EncodeState implements state.Section: the tracker and the position as the
+// last page applied left them.
+func (r *Refresher) EncodeState(e *state.Encoder) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	encodeState(e, r.tracker, r.position())
+	return nil
+}
+
+// position is what the state file keeps of the refresh.
+func (r *Refresher) position() resumable {
+	return resumable{cursor: r.cursor, readSince: r.readSince, countFrom: r.tracker.countFrom, primed: r.primed, lastSuccess: r.status.LastSuccess}
+}
+
+// Collector is what to register with Prometheus.
+func (r *Refresher) Collector() prometheus.Collector { return r.publisher }
+
+// Runner runs the refreshes, in the background or on scrape.
+func (r *Refresher) Runner() *area.Runner { return r.runner }
+
+// Ready reports whether a first refresh has ended, successfully or not: from
+// then on the metrics say what the exporter knows, sailpoint_up included.
+func (r *Refresher) Ready() bool { return r.ready.Load() }
+
+// Refresh reads what changed in ISC since the last refresh, applies it and
+// publishes a new snapshot; a caller arriving while a refresh runs shares
+// that one. What was read before an error or the end of ctx is kept; the
+// next refresh goes on from there.
+func (r *Refresher) Refresh(ctx context.Context) error { return r.runner.Refresh(ctx) }
+
+func (r *Refresher) refresh(ctx context.Context) error {
+	start := r.now()
+	pages, err := r.scan(ctx, start)
+
+	// Our own deadline cutting a refresh that made progress is not a failure
+	// of ISC: the next refresh goes on from the cursor.
+	cut := err != nil && ctx.Err() != nil && pages > 0
+	r.status.Up = err == nil || cut
+	r.status.Refreshed, r.status.Duration = true, r.now().Sub(start)
+	if err == nil {
+		r.mu.Lock()
+		r.status.LastSuccess = r.now()
+		newlyPrimed := !r.primed
+		r.primed = true
+		r.mu.Unlock()
+		if newlyPrimed {
+			r.logger.Info("primed from ISC", "activities", r.tracker.entries.len(), "took", r.status.Duration.Round(time.Millisecond))
+		}
+	}
+	r.publish()
+	r.ready.Store(true)
+
+	switch {
+	case err == nil:
+		if failures, lasted := r.failures.Recover(r.now()); failures > 0 {
+			r.logger.Info("refresh from ISC succeeded again", "failed_refreshes", failures, "failing_for", lasted.Round(time.Second))
+		}
+		r.announced.Store(false)
+		return nil
+	case cut:
+		r.logger.Debug("refresh cut short by its deadline; it goes on at the next one", "pages", pages)
+		return nil
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	r.failed(err)
+	return err
+}
+
+// scan reads from the cursor, less the overlap, applies what it reads and
+// returns how many pages it read.
+func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err error) {
+	if !r.started {
+		// Priming reads the whole lookback window, on ISC's clock.
+		if c, ok := r.source.(iscClock); ok {
+			if err := c.SyncClock(ctx); err != nil {
+				return 0, err
+			}
+		}
+		now := r.iscNow()
+		r.mu.Lock()
+		r.started = true
+		r.cursor = client.Cursor{Modified: now.Add(-r.opts.Lookback).Truncate(time.Millisecond)}
+		r.tracker.startCounting(now)
+		r.mu.Unlock()
+	}
+	windowStart := r.iscNow().Add(-r.opts.Lookback).Truncate(time.Millisecond)
+	if r.cursor.Modified.Before(windowStart) {
+		// Back after more than the lookback: what changed before the window
+		// cannot change a metric any more.
+		r.mu.Lock()
+		r.cursor = client.Cursor{Modified: windowStart}
+		r.mu.Unlock()
+	}
+	// Read again what may have become visible late: modified up to the
+	// overlap before the last complete scan began, unless the cursor is
+	// earlier still (a quiet tenant, or a refresh that did not finish).
+	from := r.cursor
+	if r.primed && r.opts.Overlap > 0 {
+		if since := maxTime(r.readSince.Add(-r.opts.Overlap), windowStart); since.Before(from.Modified) || since.Equal(from.Modified) {
+			from = client.Cursor{Modified: since}
+		}
+	}
+	scanStart := r.iscNow()
+
+	lastPublish := start
+	err = r.source.Scan(ctx, from, func(p client.Page) error {
+		r.apply(p)
+		pages++
+		if now := r.now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
+			// Progress of a long refresh: what it read so far, with the
+			// previous refresh's up, since only a finished refresh decides it.
+			lastPublish = now
+			r.publish()
+		}
+		return nil
+	})
+	if err == nil {
+		r.mu.Lock()
+		r.readSince = scanStart
+		r.mu.Unlock()
+	}
+	return pages, err
+}
+
+// apply takes in one page and moves the cursor past it.
+func (r *Refresher) apply(p client.Page) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range p.Activities {
+		r.tracker.apply(&p.Activities[i])
+	}
+	for i := range p.Rejected {
+		if rej := &p.Rejected[i]; r.tracker.reject(rej) {
+			r.logger.Warn("skipped a record ISC sent that is not an account activity the exporter can use; the records around it are counted",
+				"reason", rej.Reason, "id", rej.ID, "modified", rej.Modified, "cursor", rej.At.Modified, "offset", rej.At.Offset, "err", rej.Detail)
+		}
+	}
+	// The cursor never goes back: reading again (the overlap, a rescan)
+	// is covered by the next refresh's from.
+	if r.cursor.Before(p.Resume) || !r.primed {
+		r.cursor = p.Resume
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// publish sweeps the tracker, persists it and swaps in a new snapshot built
+// from it. Persist before publish: a value served is never ahead of the
+// state file, or a kill would take it back after the restart (a counter
+// going down reads as a reset to Prometheus). If the write fails, the
+// counters stay at what the file holds; only the refresh status moves on.
+func (r *Refresher) publish() {
+	r.mu.Lock()
+	r.tracker.sweep()
+	r.mu.Unlock()
+	if r.opts.State != nil {
+		if err := r.opts.State.Write(); err != nil {
+			r.publisher.PublishStatus(r.status)
+			return
+		}
+	}
+	r.store()
+}
+
+// store swaps in a snapshot built from the tracker as it is.
+func (r *Refresher) store() {
+	r.publisher.Publish(r.status, r.tracker.metrics(r.descs))
+}
+
+// Schedule is how Run refreshes in the background: every interval, each
+// refresh for up to five intervals and at least five minutes (a first pass
+// over a large tenant at ISC's rate limit takes a while; what it read by
+// then is kept), with a watchdog that sets sailpoint_up to 0 as soon as ISC
+// has failed or left an attempt unanswered for StallAfter, rather than when
+// the refresh finally gives up.
+func (r *Refresher) Schedule(interval time.Duration) area.Schedule {
+	s := area.Schedule{Interval: interval, Timeout: max(5*interval, 5*time.Minute)}
+	if h, ok := r.source.(healthReporter); ok {
+		s.Watch = func(ctx context.Context) { r.watch(ctx, h) }
+	}
+	return s
+}
+
+// Run refreshes now and then every interval until ctx ends (see Schedule).
+func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
+	r.runner.Run(ctx, r.Schedule(interval))
+}
+
+// watch marks the published snapshot down while ISC has been failing or
+// silent for longer than StallAfter, and says so once.
+func (r *Refresher) watch(ctx context.Context, h healthReporter) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		since := h.FailingSince()
+		if since.IsZero() || r.now().Sub(since) < r.opts.StallAfter {
+			continue
+		}
+		if r.publisher.MarkDown() && !r.announced.Swap(true) {
+			r.logger.Warn("ISC has not answered for "+r.opts.StallAfter.String()+": sailpoint_up is 0 and the metrics keep their last values until a refresh succeeds; the exporter keeps trying",
+				"failing_since", since)
+		}
+	}
+}

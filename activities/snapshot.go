@@ -1,0 +1,96 @@
+package activities
+
+import (
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
+)
+
+// exemplarLabel names the activity an exemplar points to.
+const exemplarLabel = "activity_id"
+
+func (ex exemplar) sample() *area.Exemplar {
+	return &area.Exemplar{Label: exemplarLabel, ID: ex.id, At: time.UnixMilli(ex.at)}
+}
+
+// metrics builds the tracker's aggregates as const metrics, once per
+// publication. Their number follows the number of series, not of
+// activities.
+func (t *tracker) metrics(d *descs) []prometheus.Metric {
+	l := t.labels
+	var activities, items, completed, itemsCompleted, errs, warnings, oldest, overflow []area.Sample
+	for k, v := range t.activities {
+		activities = append(activities, area.Sample{Labels: []string{l.typ.Name(k[0]), l.completion.Name(k[1]), l.execution.Name(k[2])}, Value: float64(v)})
+	}
+	for k, v := range t.items {
+		items = append(items, area.Sample{Labels: []string{l.typ.Name(k[0]), l.provisioning.Name(k[1]), l.operation.Name(k[2])}, Value: float64(v)})
+	}
+	for k, v := range t.completed {
+		s := area.Sample{Labels: []string{l.typ.Name(k[0]), l.completion.Name(k[1]), l.execution.Name(k[2])}, Value: float64(v)}
+		if ex, ok := t.exemplars[k]; ok {
+			s.Ex = ex.sample()
+		}
+		completed = append(completed, s)
+	}
+	for k, v := range t.itemsCompleted {
+		s := area.Sample{Labels: []string{l.typ.Name(k[0]), l.provisioning.Name(k[1]), l.operation.Name(k[2]), l.source.Name(k[3])}, Value: float64(v)}
+		if ex, ok := t.itemExemplars[k]; ok {
+			s.Ex = ex.sample()
+		}
+		itemsCompleted = append(itemsCompleted, s)
+	}
+	for k, v := range t.errors {
+		errs = append(errs, area.Sample{Labels: []string{l.typ.Name(k)}, Value: float64(v)})
+	}
+	for k, v := range t.warnings {
+		warnings = append(warnings, area.Sample{Labels: []string{l.typ.Name(k)}, Value: float64(v)})
+	}
+	for k, v := range t.oldest {
+		oldest = append(oldest, area.Sample{Labels: []string{l.typ.Name(k)}, Value: float64(v) / 1000})
+	}
+	for k, v := range t.overflow {
+		overflow = append(overflow, area.Sample{Labels: []string{k}, Value: float64(v)})
+	}
+	var rejected, truncated []area.Sample
+	for k, v := range t.rejected {
+		rejected = append(rejected, area.Sample{Labels: []string{k}, Value: float64(v)})
+	}
+	for i, table := range t.labels.all() {
+		truncated = append(truncated, area.Sample{Labels: []string{labelNames[i]}, Value: float64(table.Truncated())})
+	}
+
+	out := []prometheus.Metric{prometheus.MustNewConstMetric(d.tracked, prometheus.GaugeValue, float64(t.entries.len()))}
+	out = append(out, area.ConstMetrics(d.activities, prometheus.GaugeValue, activities, lType, lCompletion, lExecution)...)
+	out = append(out, area.ConstMetrics(d.items, prometheus.GaugeValue, items, lType, lProvisioning, lOperation)...)
+	out = append(out, area.ConstMetrics(d.completed, prometheus.CounterValue, completed, lType, lCompletion, lExecution)...)
+	out = append(out, area.ConstMetrics(d.itemsCompleted, prometheus.CounterValue, itemsCompleted, lType, lProvisioning, lOperation, lSource)...)
+	out = append(out, area.ConstMetrics(d.errors, prometheus.CounterValue, errs, lType)...)
+	out = append(out, area.ConstMetrics(d.warnings, prometheus.CounterValue, warnings, lType)...)
+	out = append(out, area.ConstMetrics(d.oldestIncomplete, prometheus.GaugeValue, oldest, lType)...)
+	out = append(out, area.ConstMetrics(d.over, prometheus.CounterValue, overflow, "label")...)
+	out = append(out, area.ConstMetrics(d.rejected, prometheus.CounterValue, rejected, "reason")...)
+	out = append(out, area.ConstMetrics(d.truncated, prometheus.CounterValue, truncated, "label")...)
+
+	type histogram struct {
+		labels []string
+		h      *durationHistogram
+	}
+	var hs []histogram
+	for k, h := range t.durations {
+		hs = append(hs, histogram{[]string{l.typ.Name(k[0]), l.completion.Name(k[1])}, h})
+	}
+	slices.SortFunc(hs, func(a, b histogram) int { return slices.Compare(a.labels, b.labels) })
+	for _, h := range hs {
+		cumulative := make(map[float64]uint64, len(t.buckets))
+		var running uint64
+		for i, le := range t.buckets {
+			running += h.h.buckets[i]
+			cumulative[le] = running
+		}
+		out = append(out, prometheus.MustNewConstHistogram(d.durations, h.h.count, h.h.sum, cumulative, h.labels...))
+	}
+	return out
+}

@@ -1,0 +1,356 @@
+package activities
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/state"
+)
+
+// The activities' section of the state file holds what the counting rule needs to resume exactly where
+// a killed process stopped, and nothing an activity says about identities
+// beyond ids. Its body, in order, each part with why it is needed:
+//
+//   - the lookback it was written with: the gauges, the rule's window and
+//     what is tracked all follow from it, so a section of another lookback
+//     is not used.
+//   - the refresh's position: the cursor (to read on from it rather than
+//     prime again), when the last complete scan began (what the overlap
+//     re-reads is counted from it), the instant counting started (completions before it are
+//     history, so a restart must not move it), whether the lookback was read
+//     once (priming is over), and the last successful refresh (the gauge
+//     continues).
+//   - the label tables: counters and tracked activities store label values
+//     as indexes into them, and a value keeps its index for life.
+//   - the item shapes: tracked activities refer to them, so that a change of
+//     an activity takes its old items back out of the gauges.
+//   - every counter and histogram of the rule, with its value: they continue
+//     from there instead of resetting; with them the exemplars of the failure
+//     series, and the keys of rejected records (so that one read again after
+//     the restart is not counted again).
+//   - every tracked activity (id, created, modified, completion time, labels,
+//     shape, flags): enough to never count one twice (it is flagged counted),
+//     to take its contribution back out of the gauges when it changes, and
+//     to find the oldest incomplete one. This is the minimal set: an
+//     activity is tracked only while ISC could still send it in a form that
+//     changes a metric (created within the lookback, incomplete, or completed
+//     within the lookback); dropping any of them would either count it again
+//     or leave its old state in the gauges. The gauges' values are sums over
+//     these and are recomputed on load; only their series are kept, so that
+//     one at 0 stays at 0 rather than vanishing.
+//
+// Integers are little-endian, strings a uvarint length and bytes, times unix
+// milliseconds (the cursor: nanoseconds, since it keeps finer digits).
+
+// resumable is the refresh's position, as the state file keeps it.
+type resumable struct {
+	cursor      client.Cursor
+	readSince   time.Time
+	countFrom   int64 // unix ms
+	primed      bool
+	lastSuccess time.Time
+}
+
+// encodeState writes the section for t and the refresh position p; w hands
+// its bytes on as they grow, so that a million tracked activities do not
+// need a 50 MB buffer.
+func encodeState(w *state.Encoder, t *tracker, p resumable) {
+	w.I64(t.lookback.Milliseconds())
+	w.I64(p.cursor.Modified.UnixNano())
+	w.N(p.cursor.Offset)
+	w.Bool(p.cursor.After)
+	w.I64(p.readSince.UnixNano())
+	w.I64(p.countFrom)
+	w.Bool(p.primed)
+	w.I64(unixMilli(p.lastSuccess))
+
+	for _, l := range t.labels.all() {
+		w.N(l.Len())
+		for _, v := range l.All() {
+			w.Str(v)
+		}
+		w.U64(l.Truncated())
+	}
+
+	w.N(len(t.shapes.shapes))
+	for _, counts := range t.shapes.shapes {
+		w.N(len(counts))
+		for _, c := range counts {
+			w.U16(c.prov)
+			w.U16(c.op)
+			w.U32(c.n)
+		}
+	}
+
+	w.N(len(t.activities))
+	for k := range t.activities {
+		w.U16(k[0])
+		w.U16(k[1])
+		w.U16(k[2])
+	}
+	w.N(len(t.items))
+	for k := range t.items {
+		w.U16(k[0])
+		w.U16(k[1])
+		w.U16(k[2])
+	}
+	w.N(len(t.completed))
+	for k, v := range t.completed {
+		w.U16(k[0])
+		w.U16(k[1])
+		w.U16(k[2])
+		w.U64(v)
+	}
+	w.N(len(t.itemsCompleted))
+	for k, v := range t.itemsCompleted {
+		w.U16(k[0])
+		w.U16(k[1])
+		w.U16(k[2])
+		w.U16(k[3])
+		w.U64(v)
+	}
+	for _, m := range []map[uint16]uint64{t.errors, t.warnings} {
+		w.N(len(m))
+		for k, v := range m {
+			w.U16(k)
+			w.U64(v)
+		}
+	}
+	w.N(len(t.overflow))
+	for k, v := range t.overflow {
+		w.Str(k)
+		w.U64(v)
+	}
+	w.N(len(t.exemplars))
+	for k, ex := range t.exemplars {
+		w.U16(k[0])
+		w.U16(k[1])
+		w.U16(k[2])
+		w.Str(ex.id)
+		w.I64(ex.at)
+	}
+	w.N(len(t.itemExemplars))
+	for k, ex := range t.itemExemplars {
+		w.U16(k[0])
+		w.U16(k[1])
+		w.U16(k[2])
+		w.U16(k[3])
+		w.Str(ex.id)
+		w.I64(ex.at)
+	}
+	w.N(len(t.rejected))
+	for k, v := range t.rejected {
+		w.Str(k)
+		w.U64(v)
+	}
+	w.N(len(t.rejectedSeen))
+	for k, at := range t.rejectedSeen {
+		w.Str(k)
+		w.I64(at)
+	}
+	w.N(len(t.buckets))
+	for _, le := range t.buckets {
+		w.F64(le)
+	}
+	w.N(len(t.durations))
+	for k, h := range t.durations {
+		w.U16(k[0])
+		w.U16(k[1])
+		w.U64(h.count)
+		w.F64(h.sum)
+		for _, b := range h.buckets {
+			w.U64(b)
+		}
+	}
+	w.Flush()
+
+	writeEntry := func(e entry) {
+		w.I64(e.created)
+		w.I64(e.modified)
+		w.I64(e.doneAt)
+		w.U32(e.shape)
+		w.U16(e.typ)
+		w.U16(e.cs)
+		w.U16(e.es)
+		w.U8(e.flags)
+	}
+	w.N(len(t.entries.compact))
+	for k, e := range t.entries.compact {
+		w.Raw(k[:])
+		writeEntry(e)
+		w.Flush()
+	}
+	w.N(len(t.entries.other))
+	for id, e := range t.entries.other {
+		w.Str(id)
+		writeEntry(e)
+		w.Flush()
+	}
+}
+
+// decodeState rebuilds a tracker (configured like t, which it does not
+// change) and the refresh position from a section. It returns an error
+// matching state.ErrSettings for a section of another lookback, and one
+// matching state.ErrCorrupt for anything that does not decode or does not
+// fit.
+func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
+	r := state.NewDecoder(body)
+	if lookback := time.Duration(r.I64()) * time.Millisecond; r.Err() == nil && lookback != t.lookback {
+		return nil, resumable{}, &state.BadFileError{
+			Reason: fmt.Sprintf("written with --activities.lookback=%s, this run uses %s", lookback, t.lookback),
+			Err:    state.ErrSettings,
+		}
+	}
+	var p resumable
+	p.cursor.Modified = time.Unix(0, r.I64()).UTC()
+	p.cursor.Offset = r.N()
+	p.cursor.After = r.Bool()
+	p.readSince = time.Unix(0, r.I64()).UTC()
+	p.countFrom = r.I64()
+	p.primed = r.Bool()
+	if ms := r.I64(); ms != 0 {
+		p.lastSuccess = time.UnixMilli(ms)
+	}
+
+	nt := newTracker(t.lookback, t.labels.typ.Max(), t.labels.source.Max(), t.now)
+	nt.countFrom = p.countFrom
+	for _, l := range nt.labels.all() {
+		n := r.N()
+		values := make([]string, 0, n)
+		for range n {
+			values = append(values, r.Str())
+		}
+		truncated := r.U64()
+		if r.Err() != nil {
+			break
+		}
+		if !l.Restore(values, truncated) {
+			r.Fail("bad label table")
+		}
+	}
+
+	shapes := make([][]itemCount, r.N())
+	for i := range shapes {
+		n := r.N()
+		if n == 0 {
+			continue
+		}
+		counts := make([]itemCount, n)
+		for j := range counts {
+			counts[j] = itemCount{prov: r.Index(nt.labels.provisioning.Len()), op: r.Index(nt.labels.operation.Len()), n: r.U32()}
+		}
+		shapes[i] = counts
+	}
+	if r.Err() == nil && (len(shapes) == 0 || shapes[0] != nil) {
+		r.Fail("bad shape table")
+	}
+
+	l := &nt.labels
+	for range r.N() {
+		nt.activities[activityKey{r.Index(l.typ.Len()), r.Index(l.completion.Len()), r.Index(l.execution.Len())}] = 0
+	}
+	for range r.N() {
+		nt.items[itemKey{r.Index(l.typ.Len()), r.Index(l.provisioning.Len()), r.Index(l.operation.Len())}] = 0
+	}
+	for range r.N() {
+		k := activityKey{r.Index(l.typ.Len()), r.Index(l.completion.Len()), r.Index(l.execution.Len())}
+		nt.completed[k] = r.U64()
+	}
+	for range r.N() {
+		k := itemSourceKey{r.Index(l.typ.Len()), r.Index(l.provisioning.Len()), r.Index(l.operation.Len()), r.Index(l.source.Len())}
+		nt.itemsCompleted[k] = r.U64()
+	}
+	for _, m := range []map[uint16]uint64{nt.errors, nt.warnings} {
+		for range r.N() {
+			k := r.Index(l.typ.Len())
+			m[k] = r.U64()
+		}
+	}
+	for range r.N() {
+		k := r.Str()
+		nt.overflow[k] = r.U64()
+	}
+	for range r.N() {
+		k := activityKey{r.Index(l.typ.Len()), r.Index(l.completion.Len()), r.Index(l.execution.Len())}
+		nt.exemplars[k] = exemplar{id: r.Str(), at: r.I64()}
+	}
+	for range r.N() {
+		k := itemSourceKey{r.Index(l.typ.Len()), r.Index(l.provisioning.Len()), r.Index(l.operation.Len()), r.Index(l.source.Len())}
+		nt.itemExemplars[k] = exemplar{id: r.Str(), at: r.I64()}
+	}
+	for range r.N() {
+		k := r.Str()
+		nt.rejected[k] = r.U64()
+	}
+	for range r.N() {
+		k := r.Str()
+		nt.rejectedSeen[k] = r.I64()
+	}
+	buckets := make([]float64, r.N())
+	for i := range buckets {
+		buckets[i] = r.F64()
+	}
+	if r.Err() == nil && !slices.Equal(buckets, nt.buckets) {
+		r.Fail("histogram buckets differ from this version's")
+	}
+	for range r.N() {
+		if r.Err() != nil {
+			break
+		}
+		k := durationKey{r.Index(l.typ.Len()), r.Index(l.completion.Len())}
+		h := &durationHistogram{count: r.U64(), sum: r.F64(), buckets: make([]uint64, len(nt.buckets))}
+		for i := range h.buckets {
+			h.buckets[i] = r.U64()
+		}
+		nt.durations[k] = h
+	}
+
+	refs := make([]int, len(shapes))
+	readEntry := func() entry {
+		e := entry{created: r.I64(), modified: r.I64(), doneAt: r.I64(), shape: r.U32(),
+			typ: r.Index(l.typ.Len()), cs: r.Index(l.completion.Len()), es: r.Index(l.execution.Len()), flags: r.U8()}
+		if r.Err() == nil && int(e.shape) >= len(shapes) {
+			r.Fail("shape out of range")
+			return entry{}
+		}
+		if e.shape != 0 {
+			refs[e.shape]++
+		}
+		return e
+	}
+	n := r.N()
+	nt.entries.compact = make(map[[16]byte]entry, n)
+	for range n {
+		var k [16]byte
+		copy(k[:], r.Take(16))
+		e := readEntry()
+		if r.Err() != nil {
+			break
+		}
+		nt.entries.compact[k] = e
+	}
+	for range r.N() {
+		id := r.Str()
+		e := readEntry()
+		if r.Err() != nil {
+			break
+		}
+		nt.entries.other[id] = e
+	}
+	if err := r.Done(); err != nil {
+		return nil, resumable{}, err
+	}
+
+	// The shape table's references and the gauges follow from the entries.
+	nt.shapes.restore(shapes, refs)
+	nt.entries.update(func(e *entry) (bool, bool) {
+		if e.flags&flagInWindow != 0 {
+			nt.addGauges(*e, +1)
+		}
+		return false, true
+	})
+	nt.sweep()
+	return nt, p, nil
+}

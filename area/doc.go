@@ -1,0 +1,23 @@
+// Package area is what every area of ISC that the exporter watches shares:
+// the account activities, the sources and managed clusters, the
+// aggregations. Each area is a package of its own that holds its model, its
+// rule and its part of the snapshot; this one holds the rest, once.
+//
+// How to add an area:
+//
+//  1. Write its refresh: a func(ctx) error that reads from ISC through the
+//     client (which knows nothing of Prometheus), applies what it read to
+//     the area's own state, and ends by publishing.
+//  2. Publish through a Publisher: it holds the area's status (up, last
+//     success, duration) and its const metrics, built once per publication,
+//     and is the prometheus.Collector registered for the area. Scrapes only
+//     read the last publication.
+//  3. If the area counts (its counters must survive restarts), make it a
+//     state.Section, attach it to the state file at start, and call the
+//     file's Write before each publication: persist, then publish.
+//  4. Say failures through a Streak: once when an outage starts, once when
+//     it ends.
+//  5. Run it with a Runner: one refresh at a time, shared by every caller
+//     that arrives meanwhile, in the background every interval (or on
+//     scrape), each under a deadline, joined on shutdown.
+package area
