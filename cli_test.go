@@ -13,21 +13,45 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
+// built is the command, compiled once per test binary run for every test
+// that runs it; TestMain removes it.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+	out  []byte
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 // buildExporter compiles the command once per test binary run.
 func buildExporter(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sailpoint_exporter")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "sailpoint_exporter-cli-test"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "sailpoint_exporter")
+		built.out, built.err = exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
 	}
-	return bin
+	return built.bin
 }
 
 // run starts the exporter with args and env (nothing inherited but PATH and
@@ -51,6 +75,7 @@ func runExporter(t *testing.T, bin string, env []string, args ...string) (int, s
 }
 
 func TestCommandLine(t *testing.T) {
+	t.Parallel()
 	bin := buildExporter(t)
 	tests := []struct {
 		name     string
@@ -95,6 +120,7 @@ func TestCommandLine(t *testing.T) {
 // The client secret reaches neither the log, at debug level, nor /metrics,
 // nor the landing page, even when ISC refuses it.
 func TestSecretNeverLeaks(t *testing.T) {
+	t.Parallel()
 	const secret = "Sup3r-s3cret-V4lue"
 	bin := buildExporter(t)
 	tenant := simtenant.New(simtenant.Config{Clients: map[string]string{"leak-test": "another-secret"}})
@@ -170,6 +196,7 @@ func freeAddr(t *testing.T) string {
 // A state file whose directory cannot be written stops the exporter at once,
 // with one line that says why, before it sends anything to ISC.
 func TestUnwritableStateDirectoryRefusesToStart(t *testing.T) {
+	t.Parallel()
 	bin := buildExporter(t)
 	code, out := runExporter(t, bin, []string{"SAIL_CLIENT_SECRET=x"},
 		"--isc.url=http://127.0.0.1:1", "--isc.client-id=x", "--state.file=/proc/sailpoint/state", "--web.listen-address=127.0.0.1:0")

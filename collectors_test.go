@@ -146,6 +146,7 @@ const openMetrics = "application/openmetrics-text;version=1.0.0"
 // (text or OpenMetrics), nor the logs at debug level, nor the state file,
 // also when a listing fails.
 func TestClusterSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	e, s, logs, state := demoExporter(t)
 	h, err := e.handler(s, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -184,6 +185,7 @@ func TestClusterSecretsNeverLeak(t *testing.T) {
 // OpenMetrics when asked for it, with the failure counters' exemplars; the
 // text format otherwise, without them.
 func TestOpenMetricsWhenAsked(t *testing.T) {
+	t.Parallel()
 	e, s, _, _ := demoExporter(t)
 	h, err := e.handler(s, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -209,6 +211,7 @@ func TestOpenMetricsWhenAsked(t *testing.T) {
 
 // The collectors run in the errgroup with the rest and end with it.
 func TestCollectorsRunAndStop(t *testing.T) {
+	t.Parallel()
 	e, _, _, _ := demoExporter(t, "--sources.refresh-interval=20ms")
 	if len(e.inventories) != 2 {
 		t.Fatalf("%d collectors, want sources and managed clusters", len(e.inventories))

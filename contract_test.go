@@ -16,6 +16,7 @@ import (
 // the exporter serves, with their types and labels. Checked against the
 // registry main serves, populated by the demo tenant.
 func TestREADMEMetricsTableIsTheContract(t *testing.T) {
+	t.Parallel()
 	app, s := newApp()
 	if _, err := app.Parse([]string{"--demo", "--state.file=" + filepath.Join(t.TempDir(), "state")}); err != nil {
 		t.Fatal(err) // the flags' defaults, the collectors on as in --demo

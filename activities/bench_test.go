@@ -56,7 +56,7 @@ func BenchmarkIngest(b *testing.B) {
 		if err := r.Refresh(b.Context()); err != nil {
 			b.Fatal(err)
 		}
-		if got := r.tracker.entries.len(); got != 5000 {
+		if got := r.tracker.entries.Len(); got != 5000 {
 			b.Fatalf("tracked %d, want 5000", got)
 		}
 	}
@@ -253,8 +253,8 @@ func BenchmarkTrackedBytes(b *testing.B) {
 		synthetic(t, n, now)
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		if t.entries.len() != n {
-			b.Fatalf("tracked %d, want %d", t.entries.len(), n)
+		if t.entries.Len() != n {
+			b.Fatalf("tracked %d, want %d", t.entries.Len(), n)
 		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/activity")
 		runtime.KeepAlive(t)
@@ -319,7 +319,7 @@ func BenchmarkStateLoad(b *testing.B) {
 		}
 		again := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: clock, State: sf})
 		_ = sf.Close()
-		if n := again.tracker.entries.len(); n != 1_000_000 {
+		if n := again.tracker.entries.Len(); n != 1_000_000 {
 			b.Fatalf("loaded %d tracked activities", n)
 		}
 	}

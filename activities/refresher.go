@@ -170,7 +170,7 @@ func (r *Refresher) restore(f *state.File) {
 	r.tracker = t
 	r.cursor, r.readSince, r.primed, r.status.LastSuccess = p.cursor, p.readSince, p.primed, p.lastSuccess
 	r.started = true
-	r.logger.Info("resuming from the state file", "file", f.Path(), "tracked_activities", t.entries.len(), "cursor", p.cursor.Modified)
+	r.logger.Info("resuming from the state file", "file", f.Path(), "tracked_activities", t.entries.Len(), "cursor", p.cursor.Modified)
 	// What was loaded is what the file holds: served without writing it again.
 	r.store()
 	r.ready.Store(true)
@@ -222,7 +222,7 @@ func (r *Refresher) refresh(ctx context.Context) error {
 		r.primed = true
 		r.mu.Unlock()
 		if newlyPrimed {
-			r.logger.Info("primed from ISC", "activities", r.tracker.entries.len(), "took", r.status.Duration.Round(time.Millisecond))
+			r.logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
 		}
 	}
 	r.publish()

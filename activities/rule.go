@@ -3,6 +3,7 @@ package activities
 import (
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/label"
 )
@@ -92,7 +93,7 @@ type tracker struct {
 	labels  labelSpace
 	shapes  *itemShapes
 	failed  uint16 // index of provisioning status FAILED
-	entries entryStore
+	entries area.IDMap[entry]
 	scratch []itemCount
 
 	activities     map[activityKey]int64
@@ -130,7 +131,7 @@ func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() tim
 		now:            now,
 		labels:         newLabelSpace(maxTypes, maxSources),
 		shapes:         newItemShapes(),
-		entries:        newEntryStore(),
+		entries:        area.NewIDMap[entry](),
 		activities:     map[activityKey]int64{},
 		items:          map[itemKey]int64{},
 		completed:      map[activityKey]uint64{},
@@ -174,7 +175,7 @@ func (t *tracker) apply(a *client.Activity) {
 	if a.ID == "" {
 		return
 	}
-	old, known := t.entries.get(a.ID)
+	old, known := t.entries.Get(a.ID)
 	modified := unixMilli(a.Modified)
 	if known && modified != 0 && modified < old.modified {
 		return
@@ -233,11 +234,11 @@ func (t *tracker) apply(a *client.Activity) {
 		// again, it will not be counted, so it need not be remembered.
 		t.shapes.release(e.shape)
 		if known {
-			t.entries.remove(a.ID)
+			t.entries.Remove(a.ID)
 		}
 		return
 	}
-	t.entries.set(a.ID, e)
+	t.entries.Set(a.ID, e)
 }
 
 // ISC's executionStatus values that end an activity.
@@ -352,7 +353,7 @@ func (t *tracker) sweep() {
 			delete(t.rejectedSeen, k)
 		}
 	}
-	t.entries.update(func(e *entry) (changed, keep bool) {
+	t.entries.Update(func(e *entry) (changed, keep bool) {
 		if e.flags&flagInWindow != 0 && e.created < windowStart {
 			t.addGauges(*e, -1)
 			e.flags &^= flagInWindow

@@ -62,7 +62,7 @@ func (t *tracker) metrics(d *descs) []prometheus.Metric {
 		truncated = append(truncated, area.Sample{Labels: []string{labelNames[i]}, Value: float64(table.Truncated())})
 	}
 
-	out := []prometheus.Metric{prometheus.MustNewConstMetric(d.tracked, prometheus.GaugeValue, float64(t.entries.len()))}
+	out := []prometheus.Metric{prometheus.MustNewConstMetric(d.tracked, prometheus.GaugeValue, float64(t.entries.Len()))}
 	out = append(out, area.ConstMetrics(d.activities, prometheus.GaugeValue, activities, lType, lCompletion, lExecution)...)
 	out = append(out, area.ConstMetrics(d.items, prometheus.GaugeValue, items, lType, lProvisioning, lOperation)...)
 	out = append(out, area.ConstMetrics(d.completed, prometheus.CounterValue, completed, lType, lCompletion, lExecution)...)

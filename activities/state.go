@@ -176,14 +176,14 @@ func encodeState(w *state.Encoder, t *tracker, p resumable) {
 		w.U16(e.es)
 		w.U8(e.flags)
 	}
-	w.N(len(t.entries.compact))
-	for k, e := range t.entries.compact {
+	w.N(len(t.entries.Compact))
+	for k, e := range t.entries.Compact {
 		w.Raw(k[:])
 		writeEntry(e)
 		w.Flush()
 	}
-	w.N(len(t.entries.other))
-	for id, e := range t.entries.other {
+	w.N(len(t.entries.Other))
+	for id, e := range t.entries.Other {
 		w.Str(id)
 		writeEntry(e)
 		w.Flush()
@@ -321,7 +321,7 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 		return e
 	}
 	n := r.N()
-	nt.entries.compact = make(map[[16]byte]entry, n)
+	nt.entries.Compact = make(map[[16]byte]entry, n)
 	for range n {
 		var k [16]byte
 		copy(k[:], r.Take(16))
@@ -329,7 +329,7 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 		if r.Err() != nil {
 			break
 		}
-		nt.entries.compact[k] = e
+		nt.entries.Compact[k] = e
 	}
 	for range r.N() {
 		id := r.Str()
@@ -337,7 +337,7 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 		if r.Err() != nil {
 			break
 		}
-		nt.entries.other[id] = e
+		nt.entries.Other[id] = e
 	}
 	if err := r.Done(); err != nil {
 		return nil, resumable{}, err
@@ -345,7 +345,7 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 
 	// The shape table's references and the gauges follow from the entries.
 	nt.shapes.restore(shapes, refs)
-	nt.entries.update(func(e *entry) (bool, bool) {
+	nt.entries.Update(func(e *entry) (bool, bool) {
 		if e.flags&flagInWindow != 0 {
 			nt.addGauges(*e, +1)
 		}

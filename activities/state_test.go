@@ -400,7 +400,7 @@ func TestBadActivitiesSections(t *testing.T) {
 				!strings.Contains(lines[0], "file="+path) || !strings.Contains(lines[0], "section=activities") {
 				t.Fatalf("logged %q, want one WARN line with file=%s, section=activities and %s", logs.String(), path, tt.says)
 			}
-			if r.started || r.Ready() || r.tracker.entries.len() != 0 || gaugeValue(t, reg, "sailpoint_state_restored") != 0 {
+			if r.started || r.Ready() || r.tracker.entries.Len() != 0 || gaugeValue(t, reg, "sailpoint_state_restored") != 0 {
 				t.Fatal("a refresher that could not resume must start afresh, not ready before its first refresh")
 			}
 			if got := exposition(t, r.Collector()); got != "" {
