@@ -14,7 +14,7 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REV
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(shell id -un)@$(shell hostname) \
 	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test vet lint unit rules dashboards deploytest chart-sync chart-sync-check bench tools clean
+.PHONY: all build test short vet lint unit e2e rules dashboards deploytest chart-sync chart-sync-check bench tools clean
 
 all: build
 
@@ -22,8 +22,15 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o sailpoint_exporter .
 
 ## test: everything CI runs: vet, lint, unit and end-to-end tests, rules, dashboards, the Helm
-## chart and the mixin.
-test: vet lint rules dashboards deploytest unit
+## chart and the mixin. The parts are independent and mostly wait (on Prometheus, on timers),
+## so they run side by side; each part's output is printed whole when it ends.
+test:
+	$(MAKE) --no-print-directory -j4 -O vet lint rules dashboards deploytest unit e2e
+
+## short: the loop to run after each edit: every package's tests without the built binary,
+## Prometheus, the kill test or fuzzing.
+short:
+	$(GO) test -short -count=1 ./...
 
 vet:
 	$(GO) vet ./...
@@ -31,8 +38,15 @@ vet:
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
 
+## unit: every package but e2e, with the race detector.
 unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/e2e$$')
+
+## e2e: the built binary with a real Prometheus, killed and restarted, through a failing proxy.
+## Without -race: the detector would instrument the test process (the simulated tenant), whose
+## own tests run under it in unit, not the binary under test.
+e2e:
+	$(GO) test -count=1 -timeout 20m ./e2e/
 
 rules:
 	$(PROMTOOL) check rules alerts/*.rules.yml

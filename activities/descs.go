@@ -17,7 +17,7 @@ type descs struct {
 	tracked                                             *prometheus.Desc
 	activities, items, completed, itemsCompleted        *prometheus.Desc
 	errors, warnings, durations, oldestIncomplete, over *prometheus.Desc
-	rejected, truncated                                 *prometheus.Desc
+	truncated                                           *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -62,9 +62,6 @@ func newDescs() *descs {
 		over: d("label_overflow_total",
 			"Counted activities or items whose label value was reported as \"other\" because the label's cap of distinct values was reached.",
 			"label"),
-		rejected: d("activities_rejected_total",
-			"Records ISC sent that are not account activities the exporter can use, each counted once, by reason; the records around them are counted as usual.",
-			"reason"),
 		truncated: d("label_values_truncated_total",
 			"Distinct label values longer than 128 bytes, cut to that length.",
 			"label"),
@@ -76,6 +73,6 @@ func (d *descs) data() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		d.tracked, d.activities, d.items, d.completed, d.itemsCompleted,
 		d.errors, d.warnings, d.durations, d.oldestIncomplete, d.over,
-		d.rejected, d.truncated,
+		d.truncated,
 	}
 }

@@ -57,6 +57,7 @@ func describeExemplar(ex *dto.Exemplar) string {
 // the latest activity counted into each series; success series carry none;
 // the state file keeps them; OpenMetrics shows them.
 func TestExemplarsCarryTheLatestFailedActivity(t *testing.T) {
+	t.Parallel()
 	clk := fakeclock.New(epoch)
 	path := filepath.Join(t.TempDir(), "state")
 	id := state.Identity{URL: "https://acme.api.identitynow.com", ClientID: simClientID}

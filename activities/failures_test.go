@@ -14,6 +14,7 @@ import (
 
 // An outage is said once, with what to check, and its end once.
 func TestFailuresAreLoggedOncePerOutage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		fail  func(*simtenant.Tenant)
@@ -29,6 +30,7 @@ func TestFailuresAreLoggedOncePerOutage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var logs bytes.Buffer
 			s := newStack(t, simtenant.Config{Seed: 9, RateLimit: -1}, client.Config{MaxRetries: -1},
 				Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

@@ -21,6 +21,7 @@ import (
 // character type and invalid UTF-8 become valid label values of at most 128
 // bytes; 10,000 distinct types stay within the cap.
 func TestGarbageFromISCIsBounded(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 31, RateLimit: -1, EdgeCases: simtenant.EdgeCases{Off: true}},
 		client.Config{PageSize: 100}, Options{Lookback: testLookback, MaxTypes: 64})
 	s.tenant.SeedHistory(300, time.Hour)

@@ -187,6 +187,7 @@ func truthMismatches(got map[string]series, truth simtenant.Truth) (out []string
 // turn: afterwards every counter equals the tenant's ground truth exactly,
 // and every gauge its current state.
 func TestCountersEqualGroundTruth(t *testing.T) {
+	t.Parallel()
 	const lookback = 24 * time.Hour
 	s := newStack(t,
 		simtenant.Config{Seed: 7, RateLimit: -1},

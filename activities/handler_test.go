@@ -101,6 +101,7 @@ func (s *stack) tracked() float64 {
 }
 
 func TestRefreshOnScrape(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 3, RateLimit: -1}, client.Config{}, Options{})
 	s.tenant.SeedHistory(300, time.Hour)
 	h := s.onScrape(nil)
@@ -144,6 +145,7 @@ func TestRefreshOnScrape(t *testing.T) {
 // A malformed scrape timeout header is said at debug level, and the default
 // timeout applies.
 func TestMalformedScrapeTimeoutIsLogged(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 3, RateLimit: -1}, client.Config{}, Options{})
 	var logs bytes.Buffer
 	h := s.onScrape(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -166,6 +168,7 @@ func TestMalformedScrapeTimeoutIsLogged(t *testing.T) {
 // When ISC does not answer in time or at all, a scrape still gets its answer:
 // sailpoint_up 0 and the last known values.
 func TestScrapeWhenISCFails(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 4, RateLimit: -1}, client.Config{MaxRetries: 1}, Options{})
 	s.tenant.SeedHistory(50, time.Hour)
 	h := s.onScrape(nil)
@@ -206,6 +209,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func TestRunRefreshesInTheBackground(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 5, RateLimit: -1}, client.Config{}, Options{})
 	s.tenant.SeedHistory(20, time.Hour)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -238,6 +242,7 @@ func TestRunRefreshesInTheBackground(t *testing.T) {
 // A refresh after a failed one publishes its progress with sailpoint_up
 // still 0: only a finished refresh decides up.
 func TestProgressKeepsThePreviousUp(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 6, RateLimit: -1}, client.Config{MaxRetries: -1, PageSize: 10}, Options{PublishEvery: time.Nanosecond})
 	s.tenant.SeedHistory(100, time.Hour)
 	s.tenant.FailNext(1, http.StatusBadGateway)

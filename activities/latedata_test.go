@@ -54,6 +54,7 @@ func lagRun(t *testing.T, overlap time.Duration) (mismatches []string, total int
 // exactly with the default overlap; without it they are lost, which is what
 // the overlap is for.
 func TestLateVisibleChangesNeedTheOverlap(t *testing.T) {
+	t.Parallel()
 	mismatches, total := lagRun(t, 5*time.Minute)
 	for _, m := range mismatches {
 		t.Error(m)
@@ -72,8 +73,10 @@ func TestLateVisibleChangesNeedTheOverlap(t *testing.T) {
 // whether the host's clock is two minutes ahead of ISC's or behind it, the
 // counters equal ground truth exactly.
 func TestCountingFollowsISCsClock(t *testing.T) {
+	t.Parallel()
 	for _, offset := range []time.Duration{2 * time.Minute, -2 * time.Minute} {
 		t.Run(offset.String(), func(t *testing.T) {
+			t.Parallel()
 			s := newStack(t, simtenant.Config{Seed: 52, RateLimit: -1, ClockOffset: offset}, client.Config{PageSize: 100}, Options{Lookback: testLookback})
 			s.tenant.SeedHistory(1500, time.Hour) // completions up to this instant, on the tenant's clock
 			time.Sleep(1100 * time.Millisecond)   // a real second passes: nothing completes in the second before the start
@@ -109,9 +112,11 @@ func TestCountingFollowsISCsClock(t *testing.T) {
 // last refresh + modified within the overlap before it) / page size) list
 // requests, plus at most one: the last page must come back short.
 func TestSteadyStateRequestsWithOverlap(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ inOverlap, changed int }{{0, 0}, {0, 100}, {200, 0}, {200, 100}, {300, 300}, {600, 1}}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("overlap=%d,changed=%d", tt.inOverlap, tt.changed), func(t *testing.T) {
+			t.Parallel()
 			clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
 			s := newStack(t, simtenant.Config{Seed: 53, RateLimit: -1, Now: clk.Now, EdgeCases: simtenant.EdgeCases{Off: true}},
 				client.Config{HTTPClient: &http.Client{}}, Options{Lookback: testLookback, Overlap: 5 * time.Minute, Now: clk.Now})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/outage"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
 
@@ -55,7 +56,11 @@ type Options struct {
 	StallAfter time.Duration
 	// State, when set, persists what the rule counted before each
 	// publication; the Refresher resumes from its section at NewRefresher.
-	State  *state.File
+	State *state.File
+	// Rejected, when set, is the sailpoint_activities_rejected_total the
+	// Refresher shares with the other areas that read records; nil: it
+	// serves its own in Collector.
+	Rejected *area.RejectedTotal
 	Logger *slog.Logger
 	// Now is the host's clock: durations and the last success. Default
 	// time.Now.
@@ -80,6 +85,8 @@ type Refresher struct {
 	iscNow    func() time.Time
 	descs     *descs
 	publisher *area.Publisher
+	rejected  *atomic.Pointer[map[string]uint64] // where the rejections are published
+	collector prometheus.Collector
 	runner    *area.Runner
 	ready     atomic.Bool
 	// announced is set when the watchdog has said that ISC stopped
@@ -98,7 +105,7 @@ type Refresher struct {
 	primed    bool // a pass has read the whole lookback window
 
 	status   area.Status // owned by the refresh alone
-	failures area.Streak
+	failures outage.Streak
 }
 
 // NewRefresher returns a Refresher that reads from source. With a state
@@ -148,6 +155,13 @@ func NewRefresher(source Source, opts Options) *Refresher {
 		tracker:   newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.ISCNow),
 	}
 	r.runner = area.NewRunner(r.refresh)
+	r.collector = r.publisher
+	if opts.Rejected == nil {
+		own := area.NewRejectedTotal()
+		r.collector = area.Collectors{r.publisher, own}
+		opts.Rejected = own
+	}
+	r.rejected = opts.Rejected.Source()
 	if opts.State != nil {
 		r.restore(opts.State)
 	}
@@ -190,8 +204,9 @@ func (r *Refresher) position() resumable {
 	return resumable{cursor: r.cursor, readSince: r.readSince, countFrom: r.tracker.countFrom, primed: r.primed, lastSuccess: r.status.LastSuccess}
 }
 
-// Collector is what to register with Prometheus.
-func (r *Refresher) Collector() prometheus.Collector { return r.publisher }
+// Collector is what to register with Prometheus: the activity metrics,
+// and sailpoint_activities_rejected_total unless Options.Rejected shares it.
+func (r *Refresher) Collector() prometheus.Collector { return r.collector }
 
 // Runner runs the refreshes, in the background or on scrape.
 func (r *Refresher) Runner() *area.Runner { return r.runner }
@@ -262,7 +277,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 		r.tracker.startCounting(now)
 		r.mu.Unlock()
 	}
-	windowStart := r.iscNow().Add(-r.opts.Lookback).Truncate(time.Millisecond)
+	windowStart := windowStartOf(r.iscNow(), r.opts.Lookback)
 	if r.cursor.Modified.Before(windowStart) {
 		// Back after more than the lookback: what changed before the window
 		// cannot change a metric any more.
@@ -270,15 +285,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 		r.cursor = client.Cursor{Modified: windowStart}
 		r.mu.Unlock()
 	}
-	// Read again what may have become visible late: modified up to the
-	// overlap before the last complete scan began, unless the cursor is
-	// earlier still (a quiet tenant, or a refresh that did not finish).
-	from := r.cursor
-	if r.primed && r.opts.Overlap > 0 {
-		if since := maxTime(r.readSince.Add(-r.opts.Overlap), windowStart); since.Before(from.Modified) || since.Equal(from.Modified) {
-			from = client.Cursor{Modified: since}
-		}
-	}
+	from := readFrom(r.cursor, r.readSince, r.primed, r.opts.Overlap, windowStart)
 	scanStart := r.iscNow()
 
 	lastPublish := start
@@ -321,6 +328,29 @@ func (r *Refresher) apply(p client.Page) {
 	}
 }
 
+// windowStartOf is where the lookback window starts at now, to ISC's
+// millisecond.
+func windowStartOf(now time.Time, lookback time.Duration) time.Time {
+	return now.Add(-lookback).Truncate(time.Millisecond)
+}
+
+// readFrom is where a refresh reads from: the cursor, or earlier to read
+// again what may have become visible late: modified up to the overlap
+// before the last complete scan began (readSince), unless the cursor is
+// earlier still (a quiet tenant, or a refresh that did not finish). Never
+// before the window.
+func readFrom(cursor client.Cursor, readSince time.Time, primed bool, overlap time.Duration, windowStart time.Time) client.Cursor {
+	if cursor.Modified.Before(windowStart) {
+		cursor = client.Cursor{Modified: windowStart}
+	}
+	if primed && overlap > 0 {
+		if since := maxTime(readSince.Add(-overlap), windowStart); !since.After(cursor.Modified) {
+			return client.Cursor{Modified: since}
+		}
+	}
+	return cursor
+}
+
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -349,6 +379,8 @@ func (r *Refresher) publish() {
 // store swaps in a snapshot built from the tracker as it is.
 func (r *Refresher) store() {
 	r.publisher.Publish(r.status, r.tracker.metrics(r.descs))
+	counts := r.tracker.rejections.Snapshot()
+	r.rejected.Store(&counts)
 }
 
 // Schedule is how Run refreshes in the background: every interval, each

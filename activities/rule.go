@@ -34,13 +34,6 @@ type itemKey [3]uint16       // type, provisioning status, operation
 type itemSourceKey [4]uint16 // type, provisioning status, operation, source
 type durationKey [2]uint16   // type, completion status
 
-// durationHistogram counts observations per bucket, not cumulatively.
-type durationHistogram struct {
-	buckets []uint64
-	count   uint64
-	sum     float64
-}
-
 // durationBuckets spans provisioning as it happens: seconds for a password
 // change, hours for a manual work item, days for an approval.
 func durationBuckets() []float64 {
@@ -102,7 +95,7 @@ type tracker struct {
 	itemsCompleted map[itemSourceKey]uint64
 	errors         map[uint16]uint64
 	warnings       map[uint16]uint64
-	durations      map[durationKey]*durationHistogram
+	durations      map[durationKey]*area.Histogram
 	overflow       map[string]uint64
 	oldest         map[uint16]int64 // by type: created of the oldest incomplete, as of the last sweep
 	buckets        []float64
@@ -111,8 +104,7 @@ type tracker struct {
 	exemplars     map[activityKey]exemplar
 	itemExemplars map[itemSourceKey]exemplar
 
-	rejected     map[string]uint64 // by reason
-	rejectedSeen map[string]int64  // keys of rejected records, with when they were first seen (unix ms)
+	rejections *area.Rejections
 }
 
 // exemplar is the latest activity counted into a failure series.
@@ -138,20 +130,16 @@ func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() tim
 		itemsCompleted: map[itemSourceKey]uint64{},
 		errors:         map[uint16]uint64{},
 		warnings:       map[uint16]uint64{},
-		durations:      map[durationKey]*durationHistogram{},
+		durations:      map[durationKey]*area.Histogram{},
 		overflow:       map[string]uint64{},
 		oldest:         map[uint16]int64{},
 		buckets:        durationBuckets(),
 		exemplars:      map[activityKey]exemplar{},
 		itemExemplars:  map[itemSourceKey]exemplar{},
-		rejected:       map[string]uint64{},
-		rejectedSeen:   map[string]int64{},
+		rejections:     area.NewRejections(client.RejectReasons, maxRejectedSeen),
 	}
 	t.failed = t.labels.provisioning.Lookup("FAILED")
 	t.failure = t.labels.completion.Lookup("FAILURE")
-	for _, reason := range client.RejectReasons {
-		t.rejected[reason] = 0
-	}
 	for _, label := range []string{lType, lCompletion, lExecution, lProvisioning, lOperation, lSource} {
 		t.overflow[label] = 0
 	}
@@ -176,7 +164,7 @@ func (t *tracker) apply(a *client.Activity) {
 		return
 	}
 	old, known := t.entries.Get(a.ID)
-	modified := unixMilli(a.Modified)
+	modified := area.UnixMilli(a.Modified)
 	if known && modified != 0 && modified < old.modified {
 		return
 	}
@@ -184,7 +172,7 @@ func (t *tracker) apply(a *client.Activity) {
 	windowStart := t.windowStart(now)
 
 	e := entry{
-		created:  firstNonZero(unixMilli(a.Created), modified, unixMilli(a.Completed), now),
+		created:  area.FirstNonZero(area.UnixMilli(a.Created), modified, area.UnixMilli(a.Completed), now),
 		modified: modified,
 		typ:      t.labels.typ.Lookup(a.Type),
 		cs:       t.labels.completion.Lookup(a.CompletionStatus),
@@ -209,7 +197,7 @@ func (t *tracker) apply(a *client.Activity) {
 	e.shape = t.shapes.acquire(counts)
 	if terminal(a) {
 		e.flags |= flagTerminal
-		e.doneAt = firstNonZero(unixMilli(completionTime(a)), now)
+		e.doneAt = area.FirstNonZero(area.UnixMilli(completionTime(a)), now)
 	}
 
 	if known {
@@ -302,30 +290,15 @@ func (t *tracker) count(a *client.Activity, e *entry) {
 	dk := durationKey{e.typ, e.cs}
 	h := t.durations[dk]
 	if h == nil {
-		h = &durationHistogram{buckets: make([]uint64, len(t.buckets))}
+		h = area.NewHistogram(len(t.buckets))
 		t.durations[dk] = h
 	}
-	seconds := max(float64(e.doneAt-unixMilli(a.Created))/1000, 0)
-	for i, le := range t.buckets {
-		if seconds <= le {
-			h.buckets[i]++
-			break
-		}
-	}
-	h.count++
-	h.sum += seconds
+	h.Observe(t.buckets, max(float64(e.doneAt-area.UnixMilli(a.Created))/1000, 0))
 }
 
 // reject counts a rejected record once; it reports whether it was new.
 func (t *tracker) reject(r *client.Rejection) bool {
-	if _, seen := t.rejectedSeen[r.Key]; seen {
-		return false
-	}
-	if len(t.rejectedSeen) < maxRejectedSeen {
-		t.rejectedSeen[r.Key] = t.now().UnixMilli()
-	}
-	t.rejected[r.Reason]++
-	return true
+	return t.rejections.Add(r.Key, r.Reason, t.now().UnixMilli())
 }
 
 func (t *tracker) countOverflow(name string, i uint16) {
@@ -347,12 +320,8 @@ func (t *tracker) addGauges(e entry, sign int64) {
 func (t *tracker) sweep() {
 	windowStart := t.windowStart(t.now().UnixMilli())
 	clear(t.oldest)
-	for k, at := range t.rejectedSeen {
-		// ISC sends records modified within the lookback, no older ones.
-		if at < windowStart {
-			delete(t.rejectedSeen, k)
-		}
-	}
+	// ISC sends records modified within the lookback, no older ones.
+	t.rejections.Forget(windowStart)
 	t.entries.Update(func(e *entry) (changed, keep bool) {
 		if e.flags&flagInWindow != 0 && e.created < windowStart {
 			t.addGauges(*e, -1)
@@ -370,20 +339,4 @@ func (t *tracker) sweep() {
 		}
 		return changed, true
 	})
-}
-
-func unixMilli(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func firstNonZero(vs ...int64) int64 {
-	for _, v := range vs {
-		if v != 0 {
-			return v
-		}
-	}
-	return 0
 }

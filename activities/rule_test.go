@@ -52,6 +52,7 @@ func item(prov, op, src string) client.Item {
 var never time.Time
 
 func TestCountingRule(t *testing.T) {
+	t.Parallel()
 	const day = 24 * time.Hour
 	tests := []struct {
 		name    string
@@ -287,6 +288,7 @@ sailpoint_tracked_activities 2
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r := run(t, day, 2, 2, tt.steps)
 			if err := testutil.CollectAndCompare(r.Collector(), strings.NewReader(tt.want), tt.metrics...); err != nil {
 				t.Fatal(err)
@@ -298,6 +300,7 @@ sailpoint_tracked_activities 2
 // A counted activity is forgotten once its completion leaves the lookback;
 // should ISC send it again, it is still not counted twice.
 func TestForgottenActivityIsNotCountedAgain(t *testing.T) {
+	t.Parallel()
 	const day = 24 * time.Hour
 	done := act("x", "appRequest", "SUCCESS", "COMPLETED", at(0), at(time.Minute), at(time.Minute))
 	r := run(t, day, 8, 8, []step{
@@ -341,6 +344,7 @@ func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { prometheus.Describ
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 func TestMetricsLint(t *testing.T) {
+	t.Parallel()
 	r := run(t, time.Hour, 8, 8, []step{
 		{apply: []client.Activity{act("a", "appRequest", "", "EXECUTING", at(0), at(0), never, item("PENDING", "ADD", "s"))}},
 		{advance: time.Minute, apply: []client.Activity{act("a", "appRequest", "SUCCESS", "COMPLETED", at(0), at(time.Minute), at(time.Minute), item("FINISHED", "ADD", "s"))}},

@@ -54,10 +54,7 @@ func (t *tracker) metrics(d *descs) []prometheus.Metric {
 	for k, v := range t.overflow {
 		overflow = append(overflow, area.Sample{Labels: []string{k}, Value: float64(v)})
 	}
-	var rejected, truncated []area.Sample
-	for k, v := range t.rejected {
-		rejected = append(rejected, area.Sample{Labels: []string{k}, Value: float64(v)})
-	}
+	var truncated []area.Sample
 	for i, table := range t.labels.all() {
 		truncated = append(truncated, area.Sample{Labels: []string{labelNames[i]}, Value: float64(table.Truncated())})
 	}
@@ -71,12 +68,11 @@ func (t *tracker) metrics(d *descs) []prometheus.Metric {
 	out = append(out, area.ConstMetrics(d.warnings, prometheus.CounterValue, warnings, lType)...)
 	out = append(out, area.ConstMetrics(d.oldestIncomplete, prometheus.GaugeValue, oldest, lType)...)
 	out = append(out, area.ConstMetrics(d.over, prometheus.CounterValue, overflow, "label")...)
-	out = append(out, area.ConstMetrics(d.rejected, prometheus.CounterValue, rejected, "reason")...)
 	out = append(out, area.ConstMetrics(d.truncated, prometheus.CounterValue, truncated, "label")...)
 
 	type histogram struct {
 		labels []string
-		h      *durationHistogram
+		h      *area.Histogram
 	}
 	var hs []histogram
 	for k, h := range t.durations {
@@ -84,13 +80,7 @@ func (t *tracker) metrics(d *descs) []prometheus.Metric {
 	}
 	slices.SortFunc(hs, func(a, b histogram) int { return slices.Compare(a.labels, b.labels) })
 	for _, h := range hs {
-		cumulative := make(map[float64]uint64, len(t.buckets))
-		var running uint64
-		for i, le := range t.buckets {
-			running += h.h.buckets[i]
-			cumulative[le] = running
-		}
-		out = append(out, prometheus.MustNewConstHistogram(d.durations, h.h.count, h.h.sum, cumulative, h.labels...))
+		out = append(out, h.h.Metric(d.durations, t.buckets, h.labels...))
 	}
 	return out
 }

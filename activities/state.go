@@ -2,9 +2,9 @@ package activities
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
@@ -64,14 +64,10 @@ func encodeState(w *state.Encoder, t *tracker, p resumable) {
 	w.I64(p.readSince.UnixNano())
 	w.I64(p.countFrom)
 	w.Bool(p.primed)
-	w.I64(unixMilli(p.lastSuccess))
+	w.I64(area.UnixMilli(p.lastSuccess))
 
 	for _, l := range t.labels.all() {
-		w.N(l.Len())
-		for _, v := range l.All() {
-			w.Str(v)
-		}
-		w.U64(l.Truncated())
+		l.EncodeState(w)
 	}
 
 	w.N(len(t.shapes.shapes))
@@ -140,29 +136,13 @@ func encodeState(w *state.Encoder, t *tracker, p resumable) {
 		w.Str(ex.id)
 		w.I64(ex.at)
 	}
-	w.N(len(t.rejected))
-	for k, v := range t.rejected {
-		w.Str(k)
-		w.U64(v)
-	}
-	w.N(len(t.rejectedSeen))
-	for k, at := range t.rejectedSeen {
-		w.Str(k)
-		w.I64(at)
-	}
-	w.N(len(t.buckets))
-	for _, le := range t.buckets {
-		w.F64(le)
-	}
+	t.rejections.EncodeState(w)
+	area.EncodeBounds(w, t.buckets)
 	w.N(len(t.durations))
 	for k, h := range t.durations {
 		w.U16(k[0])
 		w.U16(k[1])
-		w.U64(h.count)
-		w.F64(h.sum)
-		for _, b := range h.buckets {
-			w.U64(b)
-		}
+		h.EncodeState(w)
 	}
 	w.Flush()
 
@@ -190,6 +170,36 @@ func encodeState(w *state.Encoder, t *tracker, p resumable) {
 	}
 }
 
+// decodePosition reads the refresh's position, the section's first part
+// after its lookback.
+func decodePosition(r *state.Decoder) resumable {
+	var p resumable
+	p.cursor.Modified = time.Unix(0, r.I64()).UTC()
+	p.cursor.Offset = r.N()
+	p.cursor.After = r.Bool()
+	p.readSince = time.Unix(0, r.I64()).UTC()
+	p.countFrom = r.I64()
+	p.primed = r.Bool()
+	if ms := r.I64(); ms != 0 {
+		p.lastSuccess = time.UnixMilli(ms)
+	}
+	return p
+}
+
+// ResumePoint says from where the first refresh of a process that resumes
+// from section (the state file's activities section) reads, at ISC's time
+// now with the given overlap: what a restart costs is what ISC holds from
+// there on.
+func ResumePoint(section []byte, overlap time.Duration, now time.Time) (client.Cursor, error) {
+	r := state.NewDecoder(section)
+	lookback := time.Duration(r.I64()) * time.Millisecond
+	p := decodePosition(r)
+	if err := r.Err(); err != nil {
+		return client.Cursor{}, err
+	}
+	return readFrom(p.cursor, p.readSince, p.primed, overlap, windowStartOf(now, lookback)), nil
+}
+
 // decodeState rebuilds a tracker (configured like t, which it does not
 // change) and the refresh position from a section. It returns an error
 // matching state.ErrSettings for a section of another lookback, and one
@@ -203,32 +213,12 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 			Err:    state.ErrSettings,
 		}
 	}
-	var p resumable
-	p.cursor.Modified = time.Unix(0, r.I64()).UTC()
-	p.cursor.Offset = r.N()
-	p.cursor.After = r.Bool()
-	p.readSince = time.Unix(0, r.I64()).UTC()
-	p.countFrom = r.I64()
-	p.primed = r.Bool()
-	if ms := r.I64(); ms != 0 {
-		p.lastSuccess = time.UnixMilli(ms)
-	}
+	p := decodePosition(r)
 
 	nt := newTracker(t.lookback, t.labels.typ.Max(), t.labels.source.Max(), t.now)
 	nt.countFrom = p.countFrom
 	for _, l := range nt.labels.all() {
-		n := r.N()
-		values := make([]string, 0, n)
-		for range n {
-			values = append(values, r.Str())
-		}
-		truncated := r.U64()
-		if r.Err() != nil {
-			break
-		}
-		if !l.Restore(values, truncated) {
-			r.Fail("bad label table")
-		}
+		l.DecodeState(r)
 	}
 
 	shapes := make([][]itemCount, r.N())
@@ -280,31 +270,14 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 		k := itemSourceKey{r.Index(l.typ.Len()), r.Index(l.provisioning.Len()), r.Index(l.operation.Len()), r.Index(l.source.Len())}
 		nt.itemExemplars[k] = exemplar{id: r.Str(), at: r.I64()}
 	}
-	for range r.N() {
-		k := r.Str()
-		nt.rejected[k] = r.U64()
-	}
-	for range r.N() {
-		k := r.Str()
-		nt.rejectedSeen[k] = r.I64()
-	}
-	buckets := make([]float64, r.N())
-	for i := range buckets {
-		buckets[i] = r.F64()
-	}
-	if r.Err() == nil && !slices.Equal(buckets, nt.buckets) {
-		r.Fail("histogram buckets differ from this version's")
-	}
+	nt.rejections.DecodeState(r)
+	area.DecodeBounds(r, nt.buckets)
 	for range r.N() {
 		if r.Err() != nil {
 			break
 		}
 		k := durationKey{r.Index(l.typ.Len()), r.Index(l.completion.Len())}
-		h := &durationHistogram{count: r.U64(), sum: r.F64(), buckets: make([]uint64, len(nt.buckets))}
-		for i := range h.buckets {
-			h.buckets[i] = r.U64()
-		}
-		nt.durations[k] = h
+		nt.durations[k] = area.DecodeHistogram(r, len(nt.buckets))
 	}
 
 	refs := make([]int, len(shapes))

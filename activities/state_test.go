@@ -94,6 +94,7 @@ func copyFile(t *testing.T, from, to string) {
 // A refresher restored from the state file serves what the one that wrote
 // it served, and from then on counts exactly as if it had never stopped.
 func TestRestoredRefresherContinuesExactly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state")
 	id := state.Identity{URL: "https://acme.api.identitynow.com", ClientID: simClientID}
@@ -153,6 +154,7 @@ func TestRestoredRefresherContinuesExactly(t *testing.T) {
 // A write that fails leaves the counters at what the file holds; the next
 // write that works publishes them.
 func TestCountersNeverRunAheadOfTheFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state")
 	reg := prometheus.NewRegistry()
@@ -279,6 +281,7 @@ func slicesContains(s []string, v string) bool {
 // rejection and tracked activity. The test fails when a field is added to
 // the tracker or the position but not to the file.
 func TestStateRoundTripsEveryField(t *testing.T) {
+	t.Parallel()
 	r := fullHistory(t)
 	notZero(t, "tracker", reflect.ValueOf(*r.tracker),
 		"scratch", // a buffer reused while applying a page: nothing to keep
@@ -363,6 +366,7 @@ func fileWith(t *testing.T, id state.Identity, body []byte) []byte {
 // line naming the reason; the refresher starts afresh and serves nothing of
 // it. The file-level cases are state's own tests.
 func TestBadActivitiesSections(t *testing.T) {
+	t.Parallel()
 	id := state.Identity{URL: "https://acme.api.identitynow.com", ClientID: "client-a"}
 	good := sectionOf(t, fullHistory(t))
 	tests := []struct {
@@ -416,6 +420,7 @@ func TestBadActivitiesSections(t *testing.T) {
 // A state file written before the file had sections (format 1) resumes
 // the activities exactly.
 func TestFormatOneFileResumes(t *testing.T) {
+	t.Parallel()
 	r := fullHistory(t)
 	body := sectionOf(t, r)
 	// Format 1: the prefix, then url, client id, lookback, written at and

@@ -126,3 +126,20 @@ func Bool(b bool) float64 {
 
 // Seconds is t as a Unix time in seconds, to the millisecond.
 func Seconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+// Collectors is several collectors registered as one.
+type Collectors []prometheus.Collector
+
+// Describe implements prometheus.Collector.
+func (cs Collectors) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (cs Collectors) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
+}

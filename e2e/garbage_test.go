@@ -27,6 +27,7 @@ func TestGarbageFromISCOnTheBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the built exporter")
 	}
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	promtool := findBinary(t, "PROMTOOL_BIN", "promtool")

@@ -49,6 +49,7 @@ func TestISCGoingAwayIsSaidAndLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the built exporter through a faulty proxy for a couple of minutes")
 	}
+	t.Parallel()
 	budget := 4 * time.Minute
 	if underRace {
 		budget = 8 * time.Minute

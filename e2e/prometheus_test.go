@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -54,6 +55,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: builds the exporter and starts Prometheus; run it without -short")
 	}
+	t.Parallel()
 	deadline := time.Now().Add(testBudget)
 	if d, ok := t.Deadline(); ok && d.Add(-10*time.Second).Before(deadline) {
 		deadline = d.Add(-10 * time.Second)
@@ -609,21 +611,45 @@ func startProcess(ctx context.Context, t *testing.T, name, logFile, bin string, 
 	return alive
 }
 
-// buildExporter builds the exporter from this tree into a temporary
-// directory.
+// built is the exporter, compiled once per test binary run for every test
+// that runs it (they run in parallel); TestMain removes it.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+	out  []byte
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildExporter builds the exporter from this tree, once, and returns the
+// binary's path.
 func buildExporter(ctx context.Context, t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sailpoint_exporter")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "sailpoint_exporter-e2e"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "sailpoint_exporter")
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		}
+		build := exec.CommandContext(ctx, goBin, "build", "-o", built.bin, ".")
+		build.Dir = repoRoot(t)
+		built.out, built.err = build.CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build of the exporter: %v\n%s", built.err, built.out)
 	}
-	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build of the exporter: %v\n%s", err, out)
-	}
-	return bin
+	return built.bin
 }
 
 // findBinary finds a required tool, failing with what to install.

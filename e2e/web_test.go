@@ -116,6 +116,7 @@ func TestWebConfigServesTLSWithBasicAuth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the built exporter")
 	}
+	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
@@ -171,6 +172,7 @@ func TestSlowClientsCannotPinConnections(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the built exporter")
 	}
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	addr := serve(ctx, t, buildExporter(ctx, t), nil, "--demo")
@@ -238,6 +240,7 @@ func TestMaxRequestsHolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the built exporter")
 	}
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	tenant := simtenant.New(simtenant.Config{Clients: map[string]string{"limit-client": "limit-secret"}, RateLimit: -1})

@@ -18,6 +18,7 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/label"
+	"github.com/sailpoint-exporter/sailpoint_exporter/outage"
 )
 
 // SourceLister lists the tenant's sources: the ISC client, in production.
@@ -62,7 +63,7 @@ type Inventory struct {
 	runner    *area.Runner
 
 	status    area.Status
-	failures  area.Streak
+	failures  outage.Streak
 	capLogged bool
 }
 

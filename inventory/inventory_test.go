@@ -233,6 +233,7 @@ func compare(t *testing.T, c prometheus.Collector, want string, names ...string)
 }
 
 func TestSourcesMetricsEqualGroundTruth(t *testing.T) {
+	t.Parallel()
 	s := newInvStack(t, 0, nil)
 	// Before the first listing: down, nothing else.
 	compare(t, s.sources, wantSources(nil, 0, 0, time.Time{}), sourceFamilies...)
@@ -270,6 +271,7 @@ func TestSourcesMetricsEqualGroundTruth(t *testing.T) {
 }
 
 func TestManagedClustersMetricsEqualGroundTruth(t *testing.T) {
+	t.Parallel()
 	s := newInvStack(t, 0, nil)
 	compare(t, s.clusters, wantClusters(nil, 0, time.Time{}), clusterFamilies...)
 	// The first cluster warning starts 3-5 minutes after the first Step.
@@ -293,6 +295,7 @@ func TestManagedClustersMetricsEqualGroundTruth(t *testing.T) {
 
 // The metrics cover the first sources by id, and the cap is logged once.
 func TestSourcesCap(t *testing.T) {
+	t.Parallel()
 	s := newInvStack(t, 3, nil)
 	for range 2 {
 		if err := s.sources.Refresh(t.Context()); err != nil {
@@ -309,6 +312,7 @@ func TestSourcesCap(t *testing.T) {
 // gauge to 0, logs one line saying what to do however often it repeats, and
 // leaves the activity metrics alone; the next good listing recovers.
 func TestInventoryFailures(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		clusters bool
@@ -336,6 +340,7 @@ func TestInventoryFailures(t *testing.T) {
 			heal: func(*invStack) {}, level: "INFO", log: []string{"listing managed clusters from ISC failed", "HTTP 500"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := newInvStack(t, 0, nil)
 			inv, families, want := s.sources, sourceFamilies, func(up int, last time.Time) string {
 				return wantSources(s.tenant.Sources(), 256, up, last)
@@ -395,6 +400,7 @@ func TestInventoryFailures(t *testing.T) {
 // A page that is not JSON, however often it comes, is a failure like any
 // other: the last listing is kept, and the next good page recovers.
 func TestInventoryMalformedPage(t *testing.T) {
+	t.Parallel()
 	var bad bool
 	var mu sync.Mutex
 	s := newInvStack(t, 0, &rewrite{path: client.SourcesPath, body: func(_ int, b []byte) []byte {
@@ -435,6 +441,7 @@ func TestInventoryMalformedPage(t *testing.T) {
 // strings are "none", unknown statuses are kept, and what ISC does not say
 // (healthy, since, operational) is no sample rather than a guess.
 func TestInventoryOddValues(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("é", 100) // 200 bytes
 	cut := strings.Repeat("é", 64)   // 128
 	id := strings.Repeat("a", 130)
@@ -465,6 +472,7 @@ func TestInventoryOddValues(t *testing.T) {
 // Run lists at once and then every interval, and returns when its context
 // ends.
 func TestInventoryRun(t *testing.T) {
+	t.Parallel()
 	s := newInvStack(t, 0, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})

@@ -7,6 +7,8 @@ package label
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
 
 // Label values that the API's strings never take away: a null, absent or
@@ -129,4 +131,28 @@ func (l *Values) Restore(values []string, truncated uint64) bool {
 	}
 	l.values, l.index, l.truncated = values, index, truncated
 	return true
+}
+
+// EncodeState writes the table: its values by index and the count of cut
+// ones.
+func (l *Values) EncodeState(e *state.Encoder) {
+	e.N(len(l.values))
+	for _, v := range l.values {
+		e.Str(v)
+	}
+	e.U64(l.truncated)
+}
+
+// DecodeState replaces the table with what EncodeState wrote, failing d
+// when it cannot be a table.
+func (l *Values) DecodeState(d *state.Decoder) {
+	n := d.N()
+	values := make([]string, 0, n)
+	for range n {
+		values = append(values, d.Str())
+	}
+	truncated := d.U64()
+	if d.Err() == nil && !l.Restore(values, truncated) {
+		d.Fail("bad label table")
+	}
 }

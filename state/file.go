@@ -27,7 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sailpoint-exporter/sailpoint_exporter/area"
+	"github.com/sailpoint-exporter/sailpoint_exporter/outage"
 )
 
 // Section is an area's part of the state file. EncodeState may be called
@@ -65,7 +65,7 @@ type File struct {
 	sections []attached
 	kept     map[string][]byte // sections found at open that no area attached: written back as they were
 	names    []string          // their order in the file
-	failing  area.Streak
+	failing  outage.Streak
 
 	writes       *prometheus.CounterVec
 	lastWrite    prometheus.Gauge

@@ -1,4 +1,6 @@
-package area
+// Package outage tells an outage once: when it starts, when its kind
+// changes, when it ends.
+package outage
 
 import "time"
 
