@@ -61,7 +61,7 @@ type Options struct {
 	// Refresher shares with the other areas that read records; nil: it
 	// serves its own in Collector.
 	Rejected *area.RejectedTotal
-	Logger *slog.Logger
+	Logger   *slog.Logger
 	// Now is the host's clock: durations and the last success. Default
 	// time.Now.
 	Now func() time.Time
