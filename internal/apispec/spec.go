@@ -7,8 +7,8 @@
 //	spec := apispec.Load(t)
 //	client := &http.Client{Transport: spec.Transport(t, http.DefaultTransport)}
 //	… exercise the exporter …
-//	for _, op := range apispec.Operations("v3") {
-//		if spec.Seen()[op] == 0 { t.Errorf("%s was not exercised", op) }
+//	if unseen := spec.Unseen("v3"); len(unseen) > 0 {
+//		t.Errorf("operations not exercised: %v", unseen)
 //	}
 //
 // The documents are SailPoint's, verbatim, under ../shared/spec from the
@@ -56,6 +56,7 @@ type Spec struct {
 	set  *docSet
 	opts Options
 
+	mu   sync.Mutex
 	seen map[string]int
 }
 
