@@ -169,7 +169,7 @@ func (r *restartRun) run(kills int) {
 	wg.Go(func() { r.sampler.run(stream) })
 
 	for r.kills < kills && r.ctx.Err() == nil {
-		if r.kills%2 == 0 {
+		if r.kills%2 == 0 && r.statePath != "" {
 			// Freeze the exporter in the middle of a state write, then kill it.
 			r.stopDuringWrite(p)
 		} else {
