@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,6 +26,17 @@ type jsonActivity struct {
 		Operation          *string `json:"operation"`
 		SourceID           *string `json:"sourceId"`
 	} `json:"items"`
+}
+
+// activity is what the decoder should make of an element encoding/json
+// decoded into ja.
+func (ja *jsonActivity) activity() Activity {
+	a := Activity{ID: deref(ja.ID), Type: deref(ja.Type), CompletionStatus: deref(ja.CompletionStatus), ExecutionStatus: deref(ja.ExecutionStatus),
+		Created: deref(ja.Created), Modified: deref(ja.Modified), Completed: deref(ja.Completed), Errors: len(ja.Errors), Warnings: len(ja.Warnings)}
+	for _, it := range ja.Items {
+		a.Items = append(a.Items, Item{ProvisioningStatus: deref(it.ProvisioningStatus), Operation: deref(it.Operation), SourceID: deref(it.SourceID)})
+	}
+	return a
 }
 
 func deref[T any](p *T) T {
@@ -76,12 +89,7 @@ func FuzzDecodeAgainstEncodingJSON(f *testing.F) {
 			}
 			got := res.activities[k]
 			k++
-			want := Activity{ID: deref(ja.ID), Type: deref(ja.Type), CompletionStatus: deref(ja.CompletionStatus), ExecutionStatus: deref(ja.ExecutionStatus),
-				Created: deref(ja.Created), Modified: deref(ja.Modified), Completed: deref(ja.Completed), Errors: len(ja.Errors), Warnings: len(ja.Warnings)}
-			for _, it := range ja.Items {
-				want.Items = append(want.Items, Item{ProvisioningStatus: deref(it.ProvisioningStatus), Operation: deref(it.Operation), SourceID: deref(it.SourceID)})
-			}
-			assertActivity(t, got, want)
+			assertActivity(t, got, ja.activity())
 		}
 		if k != len(res.activities) {
 			t.Fatalf("%d activities taken, encoding/json takes %d (%q)", len(res.activities), k, body)
@@ -89,5 +97,48 @@ func FuzzDecodeAgainstEncodingJSON(f *testing.F) {
 		if len(res.activities)+len(res.rejected) != len(raw) {
 			t.Fatalf("%d taken and %d rejected of %d elements", len(res.activities), len(res.rejected), len(raw))
 		}
+	})
+}
+
+// FuzzDecodeOneAgainstEncodingJSON holds decodeOne, which reads the answer
+// of Get, to encoding/json: it accepts a body exactly when encoding/json
+// decodes it into jsonActivity without error (an activity without an id
+// included: Get asked for one by id), and every field equals encoding/json's.
+// The decoder first decodes a page, as a pooled one shared with Scan has.
+func FuzzDecodeOneAgainstEncodingJSON(f *testing.F) {
+	one := strings.TrimSuffix(strings.TrimPrefix(specExample, "["), "]")
+	for _, seed := range []string{
+		one, one + " ", one + "x", one + one, specExample, `{}`, `null`, `[]`, `"x"`, `5`, ``, ` `, `{`, `{"id":"a"`,
+		`{"id":"a\u00e9\ud83d\ude00","items":[{}]}`, `{"id":7}`, `{"id":"a","type":"\q"}`, "{\"id\":\"a\tb\"}",
+		"{\"id\":\"\xff\"}", `{"id":"a","created":"2026-12-01 06:00:00"}`, `{"id":"a","modified":1764568800000}`,
+		`{"Id":"a","ID":"b","ſtems":[],"ITEMS":[{"SOURCEID":"s"}]}`, `{"id":"a","items":[{"operation":"X"}],"items":[null]}`,
+		`{"id":"a","items":[{"operation":"X"},{"operation":"Y"}],"items":[{"sourceId":"s"}]}`,
+		`{"id":"a","completed":"2026-12-01T06:00:00+24:00"}`, `{"id":"a","errors":[null,"x"],"warnings":"w"}`,
+		`{"id":"a","type":"t","type":null,"created":"2026-12-01T06:00:00Z","created":null}`,
+		`{"id":"a","x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`,
+		`{"id":"a","x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d := newPageDecoder()
+		var res listResult
+		if err := d.decodeList(strings.NewReader(specExample), -1, &res); err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.decodeOne(bytes.NewReader(body), int64(len(body)))
+		var ja jsonActivity
+		refErr := json.Unmarshal(body, &ja)
+		if (err != nil) != (refErr != nil) {
+			t.Fatalf("decoder: %v; encoding/json: %v\n%q", err, refErr, body)
+		}
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %v is not a *DecodeError", err)
+			}
+			return
+		}
+		assertActivity(t, got, ja.activity())
 	})
 }
