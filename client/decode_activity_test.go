@@ -8,6 +8,7 @@ import (
 // Elements that are JSON but not activities are rejected one by one, with
 // their reason; their neighbours are kept.
 func TestDecodeListRejectsElementsThatAreNotActivities(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, element, reason, id string
 	}{
@@ -31,6 +32,7 @@ func TestDecodeListRejectsElementsThatAreNotActivities(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			body := `[{"id":"before"},` + tt.element + `,{"id":"after"}]`
 			var res listResult
 			if err := newPageDecoder().decodeList(strings.NewReader(body), -1, &res); err != nil {

@@ -53,6 +53,7 @@ func ms(s string) time.Time {
 }
 
 func TestDecodeList(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		body string
@@ -126,6 +127,7 @@ func TestDecodeList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, rejected, err := decode(tt.body)
 			if err != nil || len(rejected) != 0 {
 				t.Fatalf("decodeList: %v, rejected %+v", err, rejected)
@@ -163,6 +165,7 @@ func assertActivity(t *testing.T, got, want Activity) {
 }
 
 func TestDecodeListRejectsMalformedBodies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		body string
@@ -186,6 +189,7 @@ func TestDecodeListRejectsMalformedBodies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			_, _, err := decode(tt.body)
 			var de *DecodeError
 			if !errors.As(err, &de) {
@@ -204,6 +208,7 @@ func TestDecodeListRejectsMalformedBodies(t *testing.T) {
 // A decoder reuses its storage page after page; a previous page's items
 // must not leak into the next.
 func TestDecodeListReusesStorageSafely(t *testing.T) {
+	t.Parallel()
 	d := newPageDecoder()
 	var res listResult
 	if err := d.decodeList(strings.NewReader(`[{"id":"a","items":[{"sourceId":"s1"},{"sourceId":"s2"}]},{"id":"b","items":[{"sourceId":"s3"}]}]`), -1, &res); err != nil {
@@ -219,6 +224,7 @@ func TestDecodeListReusesStorageSafely(t *testing.T) {
 
 // An answer larger than the bound is refused without keeping its buffer.
 func TestDecodeListBoundsTheBody(t *testing.T) {
+	t.Parallel()
 	d := newPageDecoder()
 	var res listResult
 	err := d.decodeList(strings.NewReader("[]"), maxBody+1, &res)
@@ -227,7 +233,7 @@ func TestDecodeListBoundsTheBody(t *testing.T) {
 		t.Fatalf("announced oversize: %v", err)
 	}
 	// Unannounced: read up to the bound, then refused; the buffer is dropped.
-	big := io.MultiReader(strings.NewReader("["), strings.NewReader(strings.Repeat(`"x",`, maxBody/4)), strings.NewReader(`"x"]`))
+	big := io.MultiReader(strings.NewReader("["), repeated(`"x",`, maxBody/4), strings.NewReader(`"x"]`))
 	err = d.decodeList(big, -1, &res)
 	if !errors.As(err, &de) || de.Reason != RejectTooLarge {
 		t.Fatalf("unannounced oversize: %v", err)
