@@ -67,8 +67,10 @@ bench:
 
 ## fuzz: every fuzz target of the repository, found by `go test -list`, one after another for
 ## FUZZTIME each (a fuzz run takes one target). An input that fails is written to the target's
-## testdata/fuzz/ directory; commit it, and every `go test` replays it.
+## testdata/fuzz/ directory; commit it, and every `go test` replays it. Minimizing each new
+## input for go's default of up to 60s would leave a short run with nothing but minimizing.
 FUZZTIME ?= 20s
+FUZZMINIMIZETIME ?= 1s
 
 fuzz:
 	@list=$$($(GO) test -list '^Fuzz' ./...) || { echo "$$list" >&2; exit 1; }; \
@@ -76,7 +78,7 @@ fuzz:
 	[ -n "$$targets" ] || { echo 'no fuzz targets found' >&2; exit 1; }; \
 	for t in $$targets; do \
 	  echo "== $${t#*=} in $${t%%=*}, $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$${t#*=}\$$" -fuzztime $(FUZZTIME) "$${t%%=*}" || exit 1; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*=}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) "$${t%%=*}" || exit 1; \
 	done
 
 tools: $(GOLANGCI_LINT)
