@@ -254,25 +254,25 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestTransientFailuresAreRetried(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name   string
-		inject func(*simtenant.Tenant)
+		name    string
+		inject  func(*simtenant.Tenant)
+		timeout time.Duration // of an attempt; 0: the default
 	}{
-		// The one case that waits: for Timeout, on the wall clock.
-		{"5xx", func(s *simtenant.Tenant) { s.FailNext(2, http.StatusServiceUnavailable) }},
-		{"500 then 502", func(s *simtenant.Tenant) { s.FailNext(1, 500); s.FailNext(1, 502) }},
-		{"connection reset", func(s *simtenant.Tenant) { s.ResetNext(2) }},
-		{"truncated body", func(s *simtenant.Tenant) { s.TruncateNext(2) }},
-		{"malformed JSON", func(s *simtenant.Tenant) { s.MalformNext(2) }},
-		{"slow answer past the timeout", func(s *simtenant.Tenant) { s.SlowNext(1, 2*time.Second) }},
-		{"token endpoint down", func(s *simtenant.Tenant) { s.FailTokenNext(2, 503) }},
+		{"5xx", func(s *simtenant.Tenant) { s.FailNext(2, http.StatusServiceUnavailable) }, 0},
+		{"500 then 502", func(s *simtenant.Tenant) { s.FailNext(1, 500); s.FailNext(1, 502) }, 0},
+		{"connection reset", func(s *simtenant.Tenant) { s.ResetNext(2) }, 0},
+		{"truncated body", func(s *simtenant.Tenant) { s.TruncateNext(2) }, 0},
+		{"malformed JSON", func(s *simtenant.Tenant) { s.MalformNext(2) }, 0},
+		// The one case that takes time: the attempt's Timeout, on the wall
+		// clock; the tenant holds the answer until the client gives up.
+		{"slow answer past the timeout", func(s *simtenant.Tenant) { s.SlowNext(1, 2*time.Second) }, 200 * time.Millisecond},
+		{"token endpoint down", func(s *simtenant.Tenant) { s.FailTokenNext(2, 503) }, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, simtenant.Config{}, func(c *Config) {
-				if tt.name == "slow answer past the timeout" {
-					c.Timeout = 200 * time.Millisecond
-				}
+				c.Timeout = tt.timeout
 				// Each request on a new connection, so a reset reaches the client
 				// instead of being absorbed by net/http's retry of idle connections.
 				c.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
