@@ -266,8 +266,9 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 		// The one case that takes time: the attempt's Timeout, on the wall
 		// clock, while the tenant holds the answer until the client gives
 		// up. Pages of 50 keep every other attempt far below it, however
-		// busy the machine.
-		{"slow answer past the timeout", func(s *simtenant.Tenant) { s.SlowNext(1, time.Minute) }, time.Second},
+		// busy the machine: under -race at a load of 10 on 2 cores, pages
+		// of 250 took over 200 ms; pages of 50 take a fifth of that.
+		{"slow answer past the timeout", func(s *simtenant.Tenant) { s.SlowNext(1, time.Minute) }, 500 * time.Millisecond},
 		{"token endpoint down", func(s *simtenant.Tenant) { s.FailTokenNext(2, 503) }, 0},
 	}
 	for _, tt := range tests {
