@@ -14,7 +14,7 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REV
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(shell id -un)@$(shell hostname) \
 	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test short vet lint unit e2e rules dashboards deploytest chart-sync chart-sync-check bench tools clean
+.PHONY: all build test short vet lint unit e2e rules dashboards deploytest chart-sync chart-sync-check bench fuzz tools clean
 
 all: build
 
@@ -78,6 +78,22 @@ chart-sync-check:
 ## bench: the figures in BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 5 ./client/ ./collector/
+
+## fuzz: every fuzz target of the repository, found by `go test -list`, one after another for
+## FUZZTIME each (a fuzz run takes one target). An input that fails is written to the target's
+## testdata/fuzz/ directory; commit it, and every `go test` replays it. Minimizing each new
+## input for go's default of up to 60s would leave a short run with nothing but minimizing.
+FUZZTIME ?= 20s
+FUZZMINIMIZETIME ?= 1s
+
+fuzz:
+	@list=$$($(GO) test -list '^Fuzz' ./...) || { echo "$$list" >&2; exit 1; }; \
+	targets=$$(echo "$$list" | awk '/^Fuzz/ { n++; name[n] = $$1 } /^ok/ { for (i = 1; i <= n; i++) print $$2 "=" name[i]; n = 0 }'); \
+	[ -n "$$targets" ] || { echo 'no fuzz targets found' >&2; exit 1; }; \
+	for t in $$targets; do \
+	  echo "== $${t#*=} in $${t%%=*}, $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*=}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) "$${t%%=*}" || exit 1; \
+	done
 
 tools: $(GOLANGCI_LINT)
 

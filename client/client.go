@@ -74,6 +74,7 @@ type Client struct {
 	limiter   *rate.Limiter
 	decoders  sync.Pool
 	now       func() time.Time
+	sleep     func(ctx context.Context, d time.Duration) error // the package's sleep; tests pass a fake clock's
 	logger    *slog.Logger
 	userAgent string
 
@@ -153,6 +154,7 @@ func New(cfg Config) (*Client, error) {
 		http:      &api,
 		limiter:   rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), int(math.Ceil(cfg.RequestsPerSecond))),
 		now:       time.Now,
+		sleep:     sleep,
 		logger:    cfg.Logger,
 		userAgent: cfg.UserAgent,
 	}
@@ -279,7 +281,7 @@ func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode d
 			return fmt.Errorf("giving up: the next retry would come after the deadline: %w", err)
 		}
 		c.logger.Debug("retrying ISC request", "endpoint", endpoint, "attempt", retries, "wait", wait, "err", err)
-		if serr := sleep(ctx, wait); serr != nil {
+		if serr := c.sleep(ctx, wait); serr != nil {
 			return fmt.Errorf("%w (last error: %w)", serr, err)
 		}
 	}
@@ -344,7 +346,7 @@ func (c *Client) waitTurn(ctx context.Context) error {
 		if deadline, ok := ctx.Deadline(); ok && deadline.Before(until) {
 			return fmt.Errorf("%w: ISC asked to wait until %s, after the deadline", ErrRateLimited, until.UTC().Format(time.RFC3339))
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := c.sleep(ctx, wait); err != nil {
 			return err
 		}
 	}

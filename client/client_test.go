@@ -27,10 +27,12 @@ type env struct {
 	tenant *simtenant.Tenant
 	client *Client
 	logs   *bytes.Buffer
+	sleeps *fakeSleeper // the client's waits
 }
 
 // newEnv starts a simulated tenant on loopback and a client for it, with
-// short backoffs so that retries cost milliseconds.
+// short backoffs. The client's waits (backoffs, Retry-After) are recorded,
+// not slept: see newEnvOn for a test that needs time to pass.
 func newEnv(t *testing.T, tc simtenant.Config, mutate func(*Config)) *env {
 	t.Helper()
 	tc.Clients = map[string]string{testClientID: testClientSecret}
@@ -64,7 +66,19 @@ func newEnv(t *testing.T, tc simtenant.Config, mutate func(*Config)) *env {
 	if tc.Now != nil {
 		c.now, c.tokens.now = tc.Now, tc.Now
 	}
-	return &env{tenant: tenant, client: c, logs: logs}
+	sleeps := &fakeSleeper{}
+	c.sleep = sleeps.sleep
+	return &env{tenant: tenant, client: c, logs: logs, sleeps: sleeps}
+}
+
+// newEnvOn is newEnv with the tenant and the client on clk: the client's
+// waits move clk by what they would have taken, at once.
+func newEnvOn(t *testing.T, clk *fakeclock.Clock, tc simtenant.Config, mutate func(*Config)) *env {
+	t.Helper()
+	tc.Now = clk.Now
+	e := newEnv(t, tc, mutate)
+	e.sleeps.clk = clk
+	return e
 }
 
 type syncWriter struct {
@@ -117,8 +131,9 @@ func count(log []string, entry string) int {
 }
 
 func TestTokenIsReplacedBeforeItExpires(t *testing.T) {
+	t.Parallel()
 	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
-	e := newEnv(t, simtenant.Config{Now: clk.Now, TokenTTL: 749 * time.Second}, nil)
+	e := newEnvOn(t, clk, simtenant.Config{TokenTTL: 749 * time.Second}, nil)
 	e.tenant.SeedHistory(10, time.Hour)
 	from := Cursor{Modified: clk.Now().Add(-2 * time.Hour)}
 
@@ -138,6 +153,7 @@ func TestTokenIsReplacedBeforeItExpires(t *testing.T) {
 }
 
 func TestRevokedTokenIsRenewedOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{}, nil)
 	e.tenant.SeedHistory(5, time.Hour)
 	from := Cursor{Modified: time.Now().Add(-2 * time.Hour)}
@@ -161,6 +177,7 @@ func TestRevokedTokenIsRenewedOnce(t *testing.T) {
 }
 
 func TestWrongCredentialsFailClearlyWithoutTheSecret(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{}, func(c *Config) { c.ClientSecret = "wrong-" + testClientSecret })
 	err := e.client.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
 	if !errors.Is(err, ErrUnauthorized) {
@@ -181,10 +198,13 @@ func TestWrongCredentialsFailClearlyWithoutTheSecret(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
-	e := newEnv(t, simtenant.Config{}, nil)
+	t.Parallel()
+	// The tenant logs requests on the clock the client's waits move.
+	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
+	e := newEnvOn(t, clk, simtenant.Config{}, nil)
 	e.tenant.SeedHistory(3, time.Hour)
 	e.tenant.RateLimitNext(1, time.Second)
-	got, _ := e.scanAll(t, Cursor{Modified: time.Now().Add(-2 * time.Hour)})
+	got, _ := e.scanAll(t, Cursor{Modified: clk.Now().Add(-2 * time.Hour)})
 	if len(got) != 3 {
 		t.Fatalf("got %d activities, want 3", len(got))
 	}
@@ -202,42 +222,62 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	if limited.IsZero() {
 		t.Fatal("no 429 was served")
 	}
+	var waited time.Duration
+	for _, w := range e.sleeps.slept() {
+		waited += w
+	}
+	if waited < time.Second || waited >= time.Second+e.client.cfg.MaxBackoff {
+		t.Fatalf("the client waited %v after a Retry-After of 1s (waits %v)", waited, e.sleeps.slept())
+	}
 
 	// A Retry-After beyond the caller's deadline fails at once, sending nothing.
 	e.tenant.RateLimitNext(1, 30*time.Second)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	ctx, cancel := context.WithDeadline(t.Context(), clk.Now().Add(20*time.Second))
 	defer cancel()
-	before := len(e.tenant.Requests())
-	err := e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func(Page) error { return nil })
+	before, waits := len(e.tenant.Requests()), len(e.sleeps.slept())
+	err := e.client.Scan(ctx, Cursor{Modified: clk.Now().Add(-2 * time.Hour)}, func(Page) error { return nil })
 	if !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("err = %v, want ErrRateLimited", err)
 	}
 	if n := len(e.tenant.Requests()) - before; n != 1 {
 		t.Fatalf("%d requests sent, want only the one answered 429", n)
 	}
-	err = e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func(Page) error { return nil })
+	err = e.client.Scan(ctx, Cursor{Modified: clk.Now().Add(-2 * time.Hour)}, func(Page) error { return nil })
 	if !errors.Is(err, ErrRateLimited) || len(e.tenant.Requests())-before != 1 {
 		t.Fatalf("a request was sent before Retry-After passed (err %v)", err)
+	}
+	if n := len(e.sleeps.slept()) - waits; n != 0 {
+		t.Fatalf("the client waited %d times for a Retry-After past its deadline", n)
 	}
 }
 
 func TestTransientFailuresAreRetried(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
-		name   string
-		inject func(*simtenant.Tenant)
+		name    string
+		inject  func(*simtenant.Tenant)
+		timeout time.Duration // of an attempt; 0: the default
 	}{
-		{"5xx", func(s *simtenant.Tenant) { s.FailNext(2, http.StatusServiceUnavailable) }},
-		{"500 then 502", func(s *simtenant.Tenant) { s.FailNext(1, 500); s.FailNext(1, 502) }},
-		{"connection reset", func(s *simtenant.Tenant) { s.ResetNext(2) }},
-		{"truncated body", func(s *simtenant.Tenant) { s.TruncateNext(2) }},
-		{"malformed JSON", func(s *simtenant.Tenant) { s.MalformNext(2) }},
-		{"slow answer past the timeout", func(s *simtenant.Tenant) { s.SlowNext(1, 2*time.Second) }},
-		{"token endpoint down", func(s *simtenant.Tenant) { s.FailTokenNext(2, 503) }},
+		{"5xx", func(s *simtenant.Tenant) { s.FailNext(2, http.StatusServiceUnavailable) }, 0},
+		{"500 then 502", func(s *simtenant.Tenant) { s.FailNext(1, 500); s.FailNext(1, 502) }, 0},
+		{"connection reset", func(s *simtenant.Tenant) { s.ResetNext(2) }, 0},
+		{"truncated body", func(s *simtenant.Tenant) { s.TruncateNext(2) }, 0},
+		{"malformed JSON", func(s *simtenant.Tenant) { s.MalformNext(2) }, 0},
+		// The one case that takes time: the attempt's Timeout, on the wall
+		// clock, while the tenant holds the answer until the client gives
+		// up. Pages of 50 keep every other attempt far below it, however
+		// busy the machine: under -race at a load of 10 on 2 cores, pages
+		// of 250 took over 200 ms; pages of 50 take a fifth of that.
+		{"slow answer past the timeout", func(s *simtenant.Tenant) { s.SlowNext(1, time.Minute) }, 500 * time.Millisecond},
+		{"token endpoint down", func(s *simtenant.Tenant) { s.FailTokenNext(2, 503) }, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, simtenant.Config{}, func(c *Config) {
-				c.Timeout = 200 * time.Millisecond
+				if tt.timeout > 0 {
+					c.Timeout, c.PageSize = tt.timeout, 50
+				}
 				// Each request on a new connection, so a reset reaches the client
 				// instead of being absorbed by net/http's retry of idle connections.
 				c.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -253,6 +293,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 }
 
 func TestPersistentFailureReportsTrackingID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{}, func(c *Config) { c.MaxRetries = 2 })
 	e.tenant.FailNext(3, http.StatusInternalServerError)
 	err := e.client.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
@@ -266,6 +307,9 @@ func TestPersistentFailureReportsTrackingID(t *testing.T) {
 	if n := count(e.endpoints(), "list 500"); n != 3 {
 		t.Fatalf("%d attempts, want 3", n)
 	}
+	if w := e.sleeps.slept(); len(w) != 2 {
+		t.Fatalf("waits %v, want one before each of the 2 retries", w)
+	}
 
 	e.tenant.MalformNext(3)
 	err = e.client.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
@@ -275,7 +319,47 @@ func TestPersistentFailureReportsTrackingID(t *testing.T) {
 	}
 }
 
+// Retries back off exponentially from MinBackoff to MaxBackoff, each wait
+// drawn in the upper half of its step so that exporters do not retry in
+// step; the tenant sees nothing from the client in between.
+func TestRetriesBackOffExponentially(t *testing.T) {
+	t.Parallel()
+	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
+	e := newEnvOn(t, clk, simtenant.Config{}, func(c *Config) {
+		c.MinBackoff, c.MaxBackoff, c.MaxRetries = 500*time.Millisecond, 4*time.Second, 5
+	})
+	e.tenant.SeedHistory(3, time.Hour)
+	e.tenant.FailNext(5, http.StatusServiceUnavailable)
+	if got, _ := e.scanAll(t, Cursor{Modified: clk.Now().Add(-2 * time.Hour)}); len(got) != 3 {
+		t.Fatalf("got %d activities after 5 failures, want 3", len(got))
+	}
+	steps := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}
+	waits := e.sleeps.slept()
+	if len(waits) != len(steps) {
+		t.Fatalf("waits %v, want %d", waits, len(steps))
+	}
+	var lists []time.Time
+	for _, r := range e.tenant.Requests() {
+		if r.Endpoint == "list" {
+			lists = append(lists, r.Time)
+		}
+	}
+	if len(lists) != len(steps)+1 {
+		t.Fatalf("%d list requests, want %d", len(lists), len(steps)+1)
+	}
+	for i, step := range steps {
+		if waits[i] < step/2 || waits[i] >= step {
+			t.Errorf("wait %d: %v, want within [%v, %v)", i+1, waits[i], step/2, step)
+		}
+		// The tenant logs whole milliseconds.
+		if gap := lists[i+1].Sub(lists[i]); gap < waits[i].Truncate(time.Millisecond) {
+			t.Errorf("retry %d came %v after the failure, before its wait of %v", i+1, gap, waits[i])
+		}
+	}
+}
+
 func TestGet(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{}, nil)
 	ids := e.tenant.BulkRefresh(2)
 	a, err := e.client.Get(t.Context(), ids[0])
@@ -294,8 +378,10 @@ func TestGet(t *testing.T) {
 }
 
 func TestEveryActivitiesPath(t *testing.T) {
+	t.Parallel()
 	for _, path := range []string{"/v3/account-activities", "/v2024/account-activities", "/v2025/account-activities", "/v2026/account-activities", "/beta/account-activities", "/account-activities/v1"} {
 		t.Run(path, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, simtenant.Config{}, func(c *Config) { c.ActivitiesPath = path })
 			e.tenant.SeedHistory(7, time.Hour)
 			got, _ := e.scanAll(t, Cursor{Modified: time.Now().Add(-2 * time.Hour)})
@@ -312,8 +398,10 @@ func TestEveryActivitiesPath(t *testing.T) {
 // A 503 that says when to come back is retried no sooner; ISC's gateway
 // sends Retry-After with some of them.
 func TestServiceUnavailableRetryAfter(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var lists []time.Time
+	clk := fakeclock.New(time.Now())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path == "/oauth/token" {
@@ -321,7 +409,7 @@ func TestServiceUnavailableRetryAfter(t *testing.T) {
 			return
 		}
 		mu.Lock()
-		lists = append(lists, time.Now())
+		lists = append(lists, clk.Now())
 		first := len(lists) == 1
 		mu.Unlock()
 		if first {
@@ -337,15 +425,20 @@ func TestServiceUnavailableRetryAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil }); err != nil {
+	sleeps := &fakeSleeper{clk: clk}
+	c.now, c.tokens.now, c.sleep = clk.Now, clk.Now, sleeps.sleep
+	if err := c.Scan(t.Context(), Cursor{Modified: clk.Now()}, func(Page) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(lists) != 2 || lists[1].Sub(lists[0]) < time.Second {
 		t.Fatalf("%d list requests; the retry came %v after the 503, before its Retry-After of 1s", len(lists), lists[len(lists)-1].Sub(lists[0]))
 	}
 }
 
 func TestFormatTimestamp(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[time.Time]string{
 		time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC):                        "2026-01-02T03:04:05.678Z",
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC):                                  "2026-01-02T03:04:05.000Z",

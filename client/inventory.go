@@ -195,7 +195,11 @@ func listAll[W, T any](ctx context.Context, c *Client, endpoint, path, sorter, w
 
 // decodeArray decodes a JSON array one element at a time into *dst, so that
 // memory follows the fields kept, not the size of the answer. Anything but
-// one array of objects of the expected shape is an error.
+// one array of objects of the expected shape is an error; null too, which
+// json.Unmarshal would take for an empty list: a listing that says nothing
+// must not read as a tenant without sources. Otherwise it accepts exactly
+// what json.Unmarshal of the whole page accepts, and decodes the same;
+// FuzzDecodeArrayAgainstEncodingJSON holds it to that.
 func decodeArray[W any](body io.Reader, dst *[]W) error {
 	lr := &io.LimitedReader{R: body, N: maxListPageBody + 1}
 	dec := json.NewDecoder(lr)
@@ -215,9 +219,19 @@ func decodeArray[W any](body io.Reader, dst *[]W) error {
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return fail(fmt.Errorf("want a JSON array, got %v", tok))
 	}
+	var raw json.RawMessage
 	for dec.More() {
+		// Each element is decoded on its own, so encoding/json counts its
+		// nesting from 0, not from the array's 1: an element as deep as the
+		// limit would pass where a whole page's decoding fails.
+		if err := dec.Decode(&raw); err != nil {
+			return fail(err)
+		}
+		if nestedAsDeepAs(raw, maxDepth) {
+			return fail(errors.New("exceeded max depth"))
+		}
 		var w W
-		if err := dec.Decode(&w); err != nil {
+		if err := json.Unmarshal(raw, &w); err != nil {
 			return fail(err)
 		}
 		*dst = append(*dst, w)
@@ -229,4 +243,30 @@ func decodeArray[W any](body io.Reader, dst *[]W) error {
 		return fail(errors.New("data after the array"))
 	}
 	return nil
+}
+
+// nestedAsDeepAs reports whether the well-formed JSON value raw nests
+// objects and arrays depth deep.
+func nestedAsDeepAs(raw []byte, depth int) bool {
+	if len(raw) < 2*depth {
+		return false // too short to open and close depth of them
+	}
+	d, inString := 0, false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++
+		case inString:
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if d++; d >= depth {
+				return true
+			}
+		case c == ']' || c == '}':
+			d--
+		}
+	}
+	return false
 }

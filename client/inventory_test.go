@@ -55,6 +55,7 @@ func sortedSources(tn *simtenant.Tenant) []simtenant.SourceState {
 }
 
 func TestListSourcesPagesByOffsetSortedByID(t *testing.T) {
+	t.Parallel()
 	var obs observed
 	e := newEnv(t, simtenant.Config{Seed: 1}, func(c *Config) {
 		c.PageSize = 3
@@ -94,6 +95,7 @@ func TestListSourcesPagesByOffsetSortedByID(t *testing.T) {
 
 // A full page may be the last: one more request, answered [], says so.
 func TestListSourcesFullLastPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 2}, func(c *Config) { c.PageSize = 7 })
 	got, err := e.client.ListSources(t.Context())
 	if err != nil {
@@ -108,6 +110,7 @@ func TestListSourcesFullLastPage(t *testing.T) {
 }
 
 func TestListManagedClusters(t *testing.T) {
+	t.Parallel()
 	var obs observed
 	e := newEnv(t, simtenant.Config{Seed: 3}, func(c *Config) { c.Observe = obs.observe })
 	got, err := e.client.ListManagedClusters(t.Context())
@@ -154,6 +157,7 @@ func fmtAll(cs []ManagedCluster) string {
 // 403 and 404 are answers, not failures to retry: one request, and an
 // error the caller can tell apart.
 func TestListRefusedIsNotRetried(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		family string
 		status int
@@ -165,6 +169,7 @@ func TestListRefusedIsNotRetried(t *testing.T) {
 		{"managed-clusters", http.StatusForbidden, ErrForbidden, func(c *Client) error { _, err := c.ListManagedClusters(t.Context()); return err }},
 	} {
 		t.Run(tc.family+" "+strconv.Itoa(tc.status), func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, simtenant.Config{Seed: 4}, nil)
 			e.tenant.Deny(tc.family, tc.status)
 			err := tc.list(e.client)
@@ -179,6 +184,7 @@ func TestListRefusedIsNotRetried(t *testing.T) {
 }
 
 func TestListRetriesServerErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 5}, nil)
 	e.tenant.FailSourcesNext(2, http.StatusServiceUnavailable)
 	e.tenant.FailClustersNext(2, http.StatusInternalServerError)
@@ -207,6 +213,17 @@ func TestListRetriesServerErrors(t *testing.T) {
 // body of each 200 answer to an endpoint to rewrite, with the request.
 func rewriting(t *testing.T, e *env, path string, rewrite func(n int, r *http.Request, body []byte) []byte) {
 	t.Helper()
+	streaming(t, e, path, func(n int, r *http.Request, body []byte) (io.Reader, int64) {
+		body = rewrite(n, r, body)
+		return bytes.NewReader(body), int64(len(body))
+	})
+}
+
+// streaming is rewriting into an answer of any size, streamed to the client
+// as the rewrite's reader yields it, of the length it says (-1: not
+// announced).
+func streaming(t *testing.T, e *env, path string, rewrite func(n int, r *http.Request, body []byte) (io.Reader, int64)) {
+	t.Helper()
 	target, err := url.Parse(e.client.cfg.BaseURL)
 	if err != nil {
 		t.Fatal(err)
@@ -222,10 +239,14 @@ func rewriting(t *testing.T, e *env, path string, rewrite func(n int, r *http.Re
 			return err
 		}
 		_ = resp.Body.Close()
-		body = rewrite(int(n.Add(1)), resp.Request, body)
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		resp.ContentLength = int64(len(body))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		r, length := rewrite(int(n.Add(1)), resp.Request, body)
+		resp.Body = io.NopCloser(r)
+		resp.ContentLength = length
+		if length >= 0 {
+			resp.Header.Set("Content-Length", strconv.FormatInt(length, 10))
+		} else {
+			resp.Header.Del("Content-Length")
+		}
 		return nil
 	}
 	srv := httptest.NewServer(proxy)
@@ -236,10 +257,12 @@ func rewriting(t *testing.T, e *env, path string, rewrite func(n int, r *http.Re
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.now, c.tokens.now, c.sleep = e.client.now, e.client.tokens.now, e.client.sleep
 	e.client = c
 }
 
 func TestListMalformedPage(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{
 		`[{"id":"2c9180835d2e5168015d32f890ca1581","name":,"healthy":true}]`, // syntax
 		`[{"id":"2c9180835d2e5168015d32f890ca1581","healthy":"yes"}]`,        // a field of the wrong type
@@ -248,6 +271,7 @@ func TestListMalformedPage(t *testing.T) {
 		`[] []`, // more than one array
 	} {
 		t.Run(body, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, simtenant.Config{Seed: 6}, func(c *Config) { c.MaxRetries = 1 })
 			rewriting(t, e, SourcesPath, func(int, *http.Request, []byte) []byte { return []byte(body) })
 			_, err := e.client.ListSources(t.Context())
@@ -275,6 +299,7 @@ func TestListMalformedPage(t *testing.T) {
 // A record delivered on two pages is kept once; a record without an id is
 // not kept; the result is sorted by id whatever order ISC used.
 func TestListDeduplicatesAndSorts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 7}, func(c *Config) { c.PageSize = 2 })
 	rewriting(t, e, ManagedClustersPath, func(_ int, r *http.Request, body []byte) []byte {
 		switch r.URL.Query().Get("offset") {
@@ -306,6 +331,7 @@ func TestListDeduplicatesAndSorts(t *testing.T) {
 
 // ISC ignoring offset would page forever: the same full page twice stops.
 func TestListStopsWhenOffsetIsIgnored(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 8}, func(c *Config) { c.PageSize = 2 })
 	rewriting(t, e, SourcesPath, func(int, *http.Request, []byte) []byte {
 		return []byte(`[{"id":"a"},{"id":"b"}]`)
@@ -320,6 +346,7 @@ func TestListStopsWhenOffsetIsIgnored(t *testing.T) {
 }
 
 func TestSourceSinceForms(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 9}, nil)
 	rewriting(t, e, SourcesPath, func(int, *http.Request, []byte) []byte {
 		return []byte(`[

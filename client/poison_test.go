@@ -1,8 +1,11 @@
 package client
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math/bits"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +39,7 @@ func (e *env) scanWithRejections(t *testing.T, from Cursor) ([]Activity, []Rejec
 // record that is JSON but not an activity is rejected within its page, at no
 // cost in requests.
 func TestScanSkipsARecordThatCannotBeRead(t *testing.T) {
+	t.Parallel()
 	const pageSize = 50
 	tests := []struct {
 		name    string
@@ -57,6 +61,7 @@ func TestScanSkipsARecordThatCannotBeRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, simtenant.Config{Seed: 5}, func(c *Config) { c.PageSize = pageSize })
 			e.tenant.SeedHistory(600, time.Hour)
 			from := Cursor{Modified: time.Now().Add(-2 * time.Hour)}
@@ -102,6 +107,7 @@ func TestScanSkipsARecordThatCannotBeRead(t *testing.T) {
 // larger than the bound), pages are halved: about 2·log2(page size) extra
 // requests.
 func TestScanIsolatesARecordTooLargeToRead(t *testing.T) {
+	t.Parallel()
 	const pageSize = 16
 	e := newEnv(t, simtenant.Config{Seed: 6}, func(c *Config) { c.PageSize = pageSize })
 	e.tenant.SeedHistory(100, time.Hour)
@@ -109,8 +115,18 @@ func TestScanIsolatesARecordTooLargeToRead(t *testing.T) {
 	clean, _ := e.scanWithRejections(t, from)
 	cleanRequests := count(e.endpoints(), "list 200")
 	poisoned := clean[37]
-	raw, _ := e.tenant.RawJSON(poisoned.ID)
-	e.tenant.Corrupt(poisoned.ID, strings.Replace(raw, `{`, `{"padding":"`+strings.Repeat("x", maxBody)+`",`, 1))
+	// Wherever the record is in a page, it carries a field of maxBody bytes,
+	// streamed, in a page of the announced length, as the tenant answers.
+	start := []byte(`{"id":"` + poisoned.ID + `"`)
+	streaming(t, e, DefaultActivitiesPath, func(_ int, _ *http.Request, body []byte) (io.Reader, int64) {
+		i := bytes.Index(body, start)
+		if i < 0 {
+			return bytes.NewReader(body), int64(len(body))
+		}
+		const before, after = `"padding":"`, `",`
+		return io.MultiReader(bytes.NewReader(body[:i+1]), strings.NewReader(before), repeated("x", maxBody),
+			strings.NewReader(after), bytes.NewReader(body[i+1:])), int64(len(body) + len(before) + maxBody + len(after))
+	})
 
 	before := count(e.endpoints(), "list 200")
 	got, rejected := e.scanWithRejections(t, from)

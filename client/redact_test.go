@@ -16,6 +16,7 @@ import (
 // A token endpoint or a proxy that echoes the request in its error answer
 // does not put the secret (or a token) into an error or a log line.
 func TestEchoedSecretsAreRedacted(t *testing.T) {
+	t.Parallel()
 	const secret = "Sup3r+s3cret/V4lue=="
 	tests := []struct {
 		name  string
@@ -43,6 +44,7 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
 				if r.URL.Path == "/oauth/token" && !tt.list {
@@ -64,6 +66,7 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			c.sleep = (&fakeSleeper{}).sleep
 			err = c.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
 			if err == nil {
 				t.Fatal("the scan should fail")

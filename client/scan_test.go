@@ -43,8 +43,9 @@ func assertComplete(t *testing.T, tenant *simtenant.Tenant, ids []string, got []
 }
 
 func TestScanPagesThroughMoreThanAPageSharingOneInstant(t *testing.T) {
+	t.Parallel()
 	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
-	e := newEnv(t, simtenant.Config{Now: clk.Now}, nil)
+	e := newEnvOn(t, clk, simtenant.Config{}, nil)
 	ids := e.tenant.BulkRefresh(600)
 	// Read at once, the instant is still current: the next scan reads it
 	// again, in case a change comes within the same millisecond.
@@ -75,6 +76,7 @@ func TestScanPagesThroughMoreThanAPageSharingOneInstant(t *testing.T) {
 }
 
 func TestScanMissesNothingModifiedWhilePaging(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{}, nil)
 	e.tenant.SeedHistory(1000, time.Hour)
 	from := Cursor{Modified: time.Now().Add(-2 * time.Hour)}
@@ -99,6 +101,7 @@ func TestScanMissesNothingModifiedWhilePaging(t *testing.T) {
 }
 
 func TestScanRereadsWhenARecordLeavesAnInstantItPagedWithAnOffset(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{}, nil)
 	ids := e.tenant.BulkRefresh(600)
 	first := slices.Min(ids) // the tenant orders an instant by id
@@ -121,10 +124,12 @@ func TestScanRereadsWhenARecordLeavesAnInstantItPagedWithAnOffset(t *testing.T) 
 // A steady-state refresh costs ceil(changed / page size) list requests, plus
 // at most one: the last page must come back short to prove the end.
 func TestSteadyStateRequestCount(t *testing.T) {
+	t.Parallel()
 	for _, changed := range []int{0, 1, 100, 249, 250, 251, 499, 600} {
 		t.Run(fmt.Sprint(changed), func(t *testing.T) {
+			t.Parallel()
 			clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
-			e := newEnv(t, simtenant.Config{Now: clk.Now}, nil)
+			e := newEnvOn(t, clk, simtenant.Config{}, nil)
 			e.tenant.SeedHistory(700, time.Hour)
 			all, cursor := e.scanAll(t, Cursor{Modified: clk.Now().Add(-2 * time.Hour)})
 			seen := map[string]bool{}
@@ -152,6 +157,7 @@ func TestSteadyStateRequestCount(t *testing.T) {
 }
 
 func TestListQuery(t *testing.T) {
+	t.Parallel()
 	q := listQuery(Cursor{Modified: time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC), Offset: 250}, 250)
 	want := "limit=250&offset=250&filters=modified%20ge%202026-01-02T03%3A04%3A05.678Z&sorters=modified"
 	if q != want {
@@ -164,13 +170,21 @@ func TestListQuery(t *testing.T) {
 }
 
 func TestScanStopsWithItsContext(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, simtenant.Config{}, nil)
 	e.tenant.SeedHistory(600, time.Hour)
-	e.tenant.SlowNext(1, 5*time.Second)
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
+	// The tenant holds the first list request until the test ends, and the
+	// context ends while the client waits for the answer.
+	held := make(chan struct{})
+	t.Cleanup(func() { close(held) }) // before the tenant closes: cleanups run last first
+	e.tenant.OnList(func(int) {
+		cancel()
+		<-held
+	})
 	err := e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-2 * time.Hour)}, func(Page) error { return nil })
 	if err == nil || ctx.Err() == nil {
-		t.Fatalf("err = %v, want the context's deadline", err)
+		t.Fatalf("err = %v, want the context's end", err)
 	}
 }
