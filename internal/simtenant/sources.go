@@ -18,7 +18,8 @@ type SourceState struct {
 	ClusterID      string    // "" for a source without a cluster
 }
 
-// Sources is the ground truth for GET /v3/sources, in its default order.
+// Sources is the ground truth for listing sources (GET /v3/sources and
+// the other families' paths), in its default order.
 func (t *Tenant) Sources() []SourceState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -184,7 +185,7 @@ var sources = collection[wireSource]{
 	id: func(s *wireSource) string { return s.ID },
 }
 
-// listSources serves GET /v3/sources, by default in catalog order. for-subadmin and includeIDNSource are accepted and ignored: the
+// listSources lists sources, by default in catalog order. for-subadmin and includeIDNSource are accepted and ignored: the
 // tenant has no subadmins and does not simulate the IdentityNow source.
 func (t *Tenant) listSources(r *http.Request) reply {
 	q, bad := parseQuery(r.URL.Query(), &sources)

@@ -2,6 +2,25 @@
 // serving the account-activities, sources and managed-clusters APIs over
 // real HTTP.
 //
+// A real tenant publishes each collection under several API families: the
+// per-service paths SailPoint is moving to and the yearly collections. The
+// simulated one serves each under every path of this table (list, and get
+// by id), with the same data and the same fault queues and Deny families
+// whatever the path; Request.Family says which one a call used:
+//
+//	family  account activities      sources        managed clusters
+//	v1      /account-activities/v1  /sources/v1    /managed-clusters/v1
+//	v3      /v3/account-activities  /v3/sources    /v3/managed-clusters
+//	v2024   /v2024/...              /v2024/...     /v2024/...
+//	v2025   /v2025/...              /v2025/...     /v2025/...
+//	v2026   /v2026/...              /v2026/...     /v2026/...
+//	beta    /beta/...               /beta/...      /beta/...
+//
+// Config.PerServiceOff and DisablePath take paths away (404) as on a tenant
+// where they are not enabled yet, Deprecate adds ISC's deprecation headers,
+// and an experimental path answers 400 without X-SailPoint-Experimental:
+// true, as ISC does.
+//
 // It exists for two audiences. Tests use it as an independent oracle: it
 // implements the spec (auth, paging, the filter language, error shapes) on
 // its own, without sharing code with the exporter, and it keeps a ground
@@ -61,6 +80,11 @@ type Config struct {
 	MaxActivities int
 	// RequestLogSize bounds the log returned by Requests. Default 10000.
 	RequestLogSize int
+	// PerServiceOff makes the tenant one where SailPoint has not enabled
+	// the per-service paths yet: every /<service>/v1 path (such as
+	// /account-activities/v1 or /sources/v1) answers 404, as an unknown path
+	// does. DisablePath overrides it per prefix.
+	PerServiceOff bool
 }
 
 // EdgeCases holds the probability of each oddity per opportunity. A zero
@@ -136,11 +160,15 @@ type Tenant struct {
 	limiter  map[string][]time.Time
 	faults   map[string][]fault // by queue: "token", "activities", "sources", "managed-clusters"
 	denied   map[string]int     // by endpoint family, see Deny
-	onList   func(int)
-	listSeq  int
-	reqLog   []Request
-	reqSeq   []uint64 // arrival number of each reqLog entry, ascending
-	nextReq  uint64
+
+	deprecated   map[string]Deprecation // by path prefix, see Deprecate
+	disabled     map[string]bool        // by path prefix, see DisablePath
+	experimental map[string]bool        // collection paths that want X-SailPoint-Experimental
+	onList       func(int)
+	listSeq      int
+	reqLog       []Request
+	reqSeq       []uint64 // arrival number of each reqLog entry, ascending
+	nextReq      uint64
 
 	srv    *http.Server
 	closed chan struct{}
@@ -194,7 +222,15 @@ func New(cfg Config) *Tenant {
 		limiter: map[string][]time.Time{},
 		faults:  map[string][]fault{},
 		denied:  map[string]int{},
-		closed:  make(chan struct{}),
+
+		deprecated:   map[string]Deprecation{},
+		disabled:     map[string]bool{},
+		experimental: map[string]bool{},
+
+		closed: make(chan struct{}),
+	}
+	for _, p := range experimentalPaths {
+		t.experimental[p] = true
 	}
 	t.people = makePeople(t.rng, 240)
 	t.vaID = uuidFrom(t.rng)
