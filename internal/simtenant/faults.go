@@ -30,6 +30,7 @@ const (
 	queueActivities = "activities"
 	queueSources    = "sources"
 	queueClusters   = "managed-clusters"
+	queueTasks      = "task-status"
 )
 
 func (t *Tenant) pushFault(queue string, f fault) {
@@ -120,4 +121,20 @@ func (t *Tenant) OnList(f func(n int)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onList = f
+}
+
+// FailTasksNext answers the next n requests to list task statuses or get
+// one (under any family's path) with status, like FailNext.
+func (t *Tenant) FailTasksNext(n int, status int) {
+	t.pushFault(queueTasks, fault{kind: faultFail, n: n, status: status})
+}
+
+// OnTaskList is OnList for task status lists: f runs before the n-th task
+// list request (1-based, counting those that passed faults, auth, rate
+// limiting and validation) reads the data, so a test can create or finish
+// tasks while a client pages. nil clears.
+func (t *Tenant) OnTaskList(f func(n int)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onTaskList = f
 }

@@ -40,6 +40,8 @@ var apis = []api{
 	{"account-activities", "list", "get", "list", "get", queueActivities, allFamilies},
 	{"sources", "sources", "source", "sources", "sources", queueSources, allFamilies},
 	{"managed-clusters", "managed-clusters", "managed-cluster", "managed-clusters", "managed-clusters", queueClusters, allFamilies},
+	{"task-status", "task-status", "task-status-one", "task-status", "task-status", queueTasks,
+		[]string{FamilyV1, FamilyV2025, FamilyV2026, FamilyBeta}},
 }
 
 // experimentalPaths are the collection paths SailPoint marks experimental:
@@ -109,8 +111,8 @@ type Request struct {
 	Path     string
 	RawQuery string
 	// Endpoint is "token"; "list" or "get" for account activities;
-	// "sources", "source", "managed-clusters" or "managed-cluster"; or ""
-	// for anything else. It is the same whichever family's path was used.
+	// "sources", "source", "managed-clusters", "managed-cluster",
+	// "task-status" or "task-status-one"; or "" for anything else. It is the same whichever family's path was used.
 	Endpoint string
 	// Family is the API family of the path: FamilyV1 for the per-service
 	// paths (/sources/v1), or v3, v2024, v2025, v2026, beta; "" for the
@@ -384,19 +386,24 @@ func (t *Tenant) answer(r *http.Request, entry *Request, rt route) reply {
 		return t.getSource(rt.id)
 	case "managed-clusters":
 		return t.listClusters(r)
+	case "managed-cluster":
+		return t.getCluster(rt.id)
+	case "task-status":
+		return t.listTasks(r, rt.family)
 	}
-	return t.getCluster(rt.id)
+	return t.getTask(rt.id)
 }
 
 // Deny makes one endpoint family answer status after authentication and
 // rate limiting, the way ISC answers 403 to a token without the scope, or
 // 404 where an older tenant lacks the path, until Deny(family, 0). Families
 // are "list" and "get" (account activities), "sources" (list and by id) and
-// "managed-clusters" (list and by id), under every path that serves them
+// "managed-clusters" (list and by id) and "task-status" (list and by id),
+// under every path that serves them
 // (/v3, /v2025, /sources/v1, ...); any other name panics.
 func (t *Tenant) Deny(family string, status int) {
 	switch family {
-	case "list", "get", "sources", "managed-clusters":
+	case "list", "get", "sources", "managed-clusters", "task-status":
 	default:
 		panic("simtenant: Deny: unknown endpoint family " + strconv.Quote(family))
 	}

@@ -23,8 +23,8 @@ type SourceState struct {
 func (t *Tenant) Sources() []SourceState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]SourceState, len(sourcesCatalog))
-	for i, s := range sourcesCatalog {
+	out := make([]SourceState, len(t.sources))
+	for i, s := range t.sources {
 		h := t.health.sources[i]
 		out[i] = SourceState{ID: s.id, Name: s.name, Type: s.typ, Connector: s.connector, Authoritative: s.authoritative,
 			Healthy: h.healthy, Status: h.status, Since: h.since}
@@ -101,7 +101,7 @@ func mustTime(s string) time.Time {
 
 // sourceView renders source i in its current state; callers hold t.mu.
 func (t *Tenant) sourceView(i int) wireSource {
-	s := &sourcesCatalog[i]
+	s := &t.sources[i]
 	h := t.health.sources[i]
 	attrs := map[string]any{"healthCheckTimeout": 30, "cloudExternalId": hexOf(s.id + "/external")[:8], "deltaAggregationEnabled": i%2 == 0}
 	maps.Copy(attrs, s.config)
@@ -200,7 +200,7 @@ func (t *Tenant) listSources(r *http.Request) reply {
 func (t *Tenant) sourceViews() []wireSource {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	all := make([]wireSource, len(sourcesCatalog))
+	all := make([]wireSource, len(t.sources))
 	for i := range all {
 		all[i] = t.sourceView(i)
 	}
