@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -229,4 +230,35 @@ func pickType(r *rand.Rand) string {
 		n -= t.weight
 	}
 	return activityTypes[0].name
+}
+
+// makeSources is the tenant's sources: the catalog, then as many synthetic
+// sources as it takes to have n (Config.TaskSources). Synthetic sources are
+// delimited-file sources with fixed ids and names, so that a test can run
+// hundreds of sources; activities only ever name catalog sources.
+func makeSources(n int) []source {
+	out := slices.Clone(sourcesCatalog)
+	for i := 0; len(out) < n; i++ {
+		out = append(out, syntheticSource(i))
+	}
+	return out
+}
+
+func syntheticSource(i int) source {
+	name := fmt.Sprintf("HR Feed %03d", i+1)
+	file := fmt.Sprintf("hr-feed-%03d.csv", i+1)
+	return source{
+		id: hexOf(fmt.Sprintf("synthetic-source/%d", i)), name: name,
+		typ: "DelimitedFile", connector: "delimited-file", class: "sailpoint.connector.DelimitedFileConnector", connectorName: "Delimited File",
+		cluster: i % 2, created: "2024-06-03T09:12:44.210Z", modified: "2025-06-30T17:45:02.918Z",
+		features: []string{"DIRECT_PERMISSIONS", "NO_RANDOM_ACCESS", "DISCOVER_SCHEMA"},
+		config:   map[string]any{"file": file, "delimiter": ",", "hasHeader": true, "identityAttribute": "employeeId"},
+		native:   func(p person) string { return p.employeeID },
+		errors: []string{
+			"sailpoint.connector.ConnectorException: Error reading '" + file + "' at line {line}: found 11 columns, the schema has 12.",
+			"sailpoint.connector.ConnectorException: java.io.FileNotFoundException: " + file + " (No such file or directory) on client {client}",
+		},
+		grants: []string{"Employee", "Contractor", "Intern"},
+		attrs:  []string{"department", "title", "costCenter"},
+	}
 }

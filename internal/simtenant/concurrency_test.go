@@ -13,6 +13,7 @@ import (
 func TestConcurrentUse(t *testing.T) {
 	h := newHarness(t, Config{RateLimit: -1, Seed: 8, TokenTTL: time.Hour})
 	h.tenant.SeedHistory(500, 6*time.Hour)
+	h.tenant.SeedTaskHistory(6 * time.Hour)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := 0; i < 150; i++ {
@@ -25,6 +26,12 @@ func TestConcurrentUse(t *testing.T) {
 			h.tenant.Upsert(scripted(hexN(i%7+1), "appRequest", at(time.Duration(i)*time.Millisecond), ExecExecuting))
 			h.tenant.Modify(hexN(i%7+1), func(a *Activity) { a.ExecutionStatus = ExecCompleted })
 			h.tenant.Corrupt(hexN(i%7+1), `{"id":"corrupt"}`)
+			h.tenant.UpsertTask(Task{ID: hexN(i%5 + 100), DefinitionType: TaskAccountAggregation, Created: h.clock.Now()})
+			h.tenant.ModifyTask(hexN(i%5+100), func(k *Task) { k.CompletionStatus = Ptr(TaskSuccess) })
+			h.tenant.CorruptTask(hexN(i%5+100), `{"id":"corrupt"}`)
+			_ = h.tenant.TaskTruthSince(Mark{})
+			_ = h.tenant.CurrentTasks(at(0))
+			_, _ = h.tenant.RawTaskJSON(hexN(100))
 			_ = h.tenant.TruthSince(Mark{})
 			_ = h.tenant.Current(at(0))
 			_ = h.tenant.Requests()
@@ -55,7 +62,7 @@ func TestConcurrentUse(t *testing.T) {
 						t.Errorf("get: %d", r.status)
 					}
 				}
-				for _, p := range []string{"/v3/sources", "/v3/managed-clusters"} {
+				for _, p := range []string{"/v3/sources", "/v3/managed-clusters", "/task-status/v1?sorters=-created&limit=50", "/beta/task-status"} {
 					if r := h.get(p, nil); r.status != 200 {
 						t.Errorf("%s: %d", p, r.status)
 					}
@@ -65,6 +72,11 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	h.tenant.OnList(func(n int) {
 		if n%5 == 0 {
+			h.tenant.Step()
+		}
+	})
+	h.tenant.OnTaskList(func(n int) {
+		if n%7 == 0 {
 			h.tenant.Step()
 		}
 	})

@@ -30,6 +30,7 @@ const (
 	queueActivities = "activities"
 	queueSources    = "sources"
 	queueClusters   = "managed-clusters"
+	queueTasks      = "task-status"
 )
 
 func (t *Tenant) pushFault(queue string, f fault) {
@@ -58,8 +59,8 @@ func (t *Tenant) popFault(queue string) fault {
 }
 
 // The methods below queue faults for the account-activity endpoints (list
-// and get by id) only; FailSourcesNext and FailClustersNext reach the other
-// families.
+// and get by id, under every family's path) only; FailSourcesNext and
+// FailClustersNext reach the other collections.
 
 // FailNext answers the next n API requests with status and the spec's
 // ErrorResponseDto (500 gets detailCode "500.0 Internal Fault").
@@ -100,14 +101,14 @@ func (t *Tenant) FailTokenNext(n int, status int) {
 	t.pushFault(queueToken, fault{kind: faultFail, n: n, status: status})
 }
 
-// FailSourcesNext answers the next n requests to GET /v3/sources and
-// /v3/sources/{id} with status, like FailNext.
+// FailSourcesNext answers the next n requests to list sources or get one
+// (under any family's path) with status, like FailNext.
 func (t *Tenant) FailSourcesNext(n int, status int) {
 	t.pushFault(queueSources, fault{kind: faultFail, n: n, status: status})
 }
 
-// FailClustersNext answers the next n requests to GET /v3/managed-clusters
-// and /v3/managed-clusters/{id} with status, like FailNext.
+// FailClustersNext answers the next n requests to list managed clusters or
+// get one (under any family's path) with status, like FailNext.
 func (t *Tenant) FailClustersNext(n int, status int) {
 	t.pushFault(queueClusters, fault{kind: faultFail, n: n, status: status})
 }
@@ -120,4 +121,20 @@ func (t *Tenant) OnList(f func(n int)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.onList = f
+}
+
+// FailTasksNext answers the next n requests to list task statuses or get
+// one (under any family's path) with status, like FailNext.
+func (t *Tenant) FailTasksNext(n int, status int) {
+	t.pushFault(queueTasks, fault{kind: faultFail, n: n, status: status})
+}
+
+// OnTaskList is OnList for task status lists: f runs before the n-th task
+// list request (1-based, counting those that passed faults, auth, rate
+// limiting and validation) reads the data, so a test can create or finish
+// tasks while a client pages. nil clears.
+func (t *Tenant) OnTaskList(f func(n int)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.onTaskList = f
 }

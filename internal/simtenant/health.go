@@ -17,7 +17,8 @@ const (
 // perturbing the activity data of a seed.
 type healthState struct {
 	rng      *rand.Rand
-	sources  []sourceHealth // by index in sourcesCatalog
+	srcs     []source       // the tenant's sources: the catalog, then synthetic ones
+	sources  []sourceHealth // by index in srcs
 	clusters []clusterHealth
 	started  bool
 
@@ -58,9 +59,9 @@ const (
 	outageFailure = 0.6
 )
 
-func newHealth(seed int64, now time.Time) healthState {
-	h := healthState{rng: rand.New(rand.NewPCG(uint64(seed), 0x4ea17)), down: -1, warn: -1}
-	for i := range sourcesCatalog {
+func newHealth(seed int64, now time.Time, srcs []source) healthState {
+	h := healthState{rng: rand.New(rand.NewPCG(uint64(seed), 0x4ea17)), srcs: srcs, down: -1, warn: -1}
+	for i := range srcs {
 		h.sources = append(h.sources, sourceHealth{true, SourceHealthy, now.Add(-time.Duration(3+7*i) * time.Minute)})
 	}
 	for i := range clustersCatalog {
@@ -86,9 +87,9 @@ func (h *healthState) step(now time.Time) {
 		h.nextOutage = now.Add(h.between(outageGapMin, outageGapMax))
 	}
 	if h.down < 0 && !now.Before(h.nextOutage) {
-		h.down = h.rng.IntN(len(sourcesCatalog))
+		h.down = h.rng.IntN(len(h.srcs))
 		status := SourceErrorSource
-		if sourcesCatalog[h.down].cluster >= 0 && h.rng.IntN(2) == 0 {
+		if h.srcs[h.down].cluster >= 0 && h.rng.IntN(2) == 0 {
 			status = SourceErrorCluster
 		}
 		h.sources[h.down] = sourceHealth{false, status, now}
@@ -109,5 +110,5 @@ func (h *healthState) step(now time.Time) {
 // inOutage reports whether sourceID was down at instant at, so an activity
 // created then plans more failures on it.
 func (h *healthState) inOutage(sourceID string, at time.Time) bool {
-	return h.down >= 0 && sourcesCatalog[h.down].id == sourceID && !at.Before(h.downSince)
+	return h.down >= 0 && h.srcs[h.down].id == sourceID && !at.Before(h.downSince)
 }

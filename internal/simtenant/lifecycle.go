@@ -229,13 +229,16 @@ func (t *Tenant) SeedHistory(n int, span time.Duration) {
 
 // Step is one tick of the tenant: sources and clusters follow the health
 // schedule (see healthState; a source in an outage fails more of the items
-// that start on it), running activities advance, a few new ones start, and
-// now and then a finished one gets a late edit.
+// that start on it, and more of its aggregations), aggregations due by now
+// start, launch and finish (tasklife.go), running activities advance, a few
+// new ones start, and now and then a finished one gets a late edit.
 func (t *Tenant) Step() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	t.health.step(now)
+	t.initTasks(now, now)
+	t.runTasks(now)
 	running := t.active[:0]
 	for _, rec := range t.active {
 		if rec.sim == nil || rec.a.isTerminal() || t.byID[rec.a.ID] != rec {
@@ -300,8 +303,14 @@ func (t *Tenant) BulkRefresh(n int) []string {
 // runs it in a goroutine next to the HTTP server. With a one-second
 // interval a source goes unhealthy 20-40 s into the run for 90-240 s, and a
 // cluster passes through WARNING a few minutes in (see the health schedule
-// in health.go).
+// in health.go). First it puts aggregations on the demo pace: every source
+// aggregates about every minute and a run takes seconds, the first ones
+// starting a few seconds in, with a past hour of them written at once if
+// the tenant had none.
 func (t *Tenant) RunDemo(ctx context.Context, every time.Duration) {
+	t.mu.Lock()
+	t.demoTasks()
+	t.mu.Unlock()
 	tk := time.NewTicker(every)
 	defer tk.Stop()
 	for {

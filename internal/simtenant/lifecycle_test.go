@@ -290,4 +290,9 @@ func TestRunDemo(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("RunDemo did not return after cancel")
 	}
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	if !tn.taskDemo || tn.taskEvery != demoTaskEvery || len(tn.tasks) < 14*55 {
+		t.Errorf("RunDemo left aggregations at %v (demo %v) with %d tasks", tn.taskEvery, tn.taskDemo, len(tn.tasks))
+	}
 }

@@ -87,6 +87,9 @@ func ops(s string) []string { return strings.Fields(s) }
 type collection[T any] struct {
 	fields map[string]field[T]
 	id     func(*T) string // the last key of every sort order, so paging is stable
+	// andOnly is for collections whose spec joins conditions with and only:
+	// or and not are a 400 there.
+	andOnly bool
 }
 
 // query is a validated list request.
@@ -395,6 +398,9 @@ func (p *filterParser[T]) isKeyword(kw string) bool {
 func (p *filterParser[T]) parseOr() (func(*T) bool, error) {
 	l, err := p.parseAnd()
 	for err == nil && p.isKeyword("or") {
+		if p.c.andOnly {
+			return nil, fmt.Errorf("'or' at position %d is not supported on this collection; join conditions with 'and'", p.peek().pos)
+		}
 		p.next()
 		var r func(*T) bool
 		if r, err = p.parseAnd(); err == nil {
@@ -421,6 +427,9 @@ func (p *filterParser[T]) parseAnd() (func(*T) bool, error) {
 func (p *filterParser[T]) parseUnary() (func(*T) bool, error) {
 	if !p.isKeyword("not") {
 		return p.parsePrimary()
+	}
+	if p.c.andOnly {
+		return nil, fmt.Errorf("'not' at position %d is not supported on this collection; join conditions with 'and'", p.peek().pos)
 	}
 	p.next()
 	f, err := p.parseUnary()

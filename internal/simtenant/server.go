@@ -14,54 +14,91 @@ import (
 	"time"
 )
 
-// activityPrefixes are every place ISC publishes the two account-activity
-// operations. The experimental versions want X-SailPoint-Experimental on a
-// real tenant; we accept requests with or without it so clients can pick
-// any version. Sources and managed clusters are served under /v3 only.
-var activityPrefixes = []struct {
-	path string
-	beta bool // beta answers CancelableAccountActivity
-}{
-	{"/v3/account-activities", false},
-	{"/v2024/account-activities", false},
-	{"/v2025/account-activities", false},
-	{"/v2026/account-activities", false},
-	{"/beta/account-activities", true},
-	{"/account-activities/v1", false},
+// API families, as Request.Family names them: the per-service paths
+// (/sources/v1) and the yearly collections (/v3/sources).
+const (
+	FamilyV1    = "v1"
+	FamilyV3    = "v3"
+	FamilyV2024 = "v2024"
+	FamilyV2025 = "v2025"
+	FamilyV2026 = "v2026"
+	FamilyBeta  = "beta"
+)
+
+var allFamilies = []string{FamilyV1, FamilyV3, FamilyV2024, FamilyV2025, FamilyV2026, FamilyBeta}
+
+// api is one collection the tenant serves and every family that publishes it.
+type api struct {
+	name              string // the path segment: account-activities
+	list, one         string // Request.Endpoint of the list and of the get by id
+	denyList, denyOne string // the Deny family of each
+	queue             string // the fault queue
+	families          []string
+}
+
+var apis = []api{
+	{"account-activities", "list", "get", "list", "get", queueActivities, allFamilies},
+	{"sources", "sources", "source", "sources", "sources", queueSources, allFamilies},
+	{"managed-clusters", "managed-clusters", "managed-cluster", "managed-clusters", "managed-clusters", queueClusters, allFamilies},
+	{"task-status", "task-status", "task-status-one", "task-status", "task-status", queueTasks,
+		[]string{FamilyV1, FamilyV2025, FamilyV2026, FamilyBeta}},
+}
+
+// experimentalPaths are the collection paths SailPoint marks experimental:
+// without X-SailPoint-Experimental: true a real tenant answers them 400.
+var experimentalPaths = []string{"/v2026/task-status"}
+
+// apiPath is where a family publishes a collection.
+func apiPath(family, name string) string {
+	if family == FamilyV1 {
+		return "/" + name + "/v1"
+	}
+	return "/" + family + "/" + name
 }
 
 // route is what a request path asks for.
 type route struct {
 	endpoint string // Request.Endpoint
-	family   string // the Deny key: list, get, sources or managed-clusters
-	queue    string // the fault queue: activities, sources or managed-clusters
+	family   string // Request.Family
+	deny     string // the Deny key
+	queue    string // the fault queue
+	prefix   string // the collection's path in this family
 	id       string // of a get by id
-	beta     bool
+	beta     bool   // beta account activities answer CancelableAccountActivity
 }
 
+// routes maps each collection path to its list route.
+var routes = func() map[string]route {
+	m := map[string]route{}
+	for _, a := range apis {
+		for _, f := range a.families {
+			p := apiPath(f, a.name)
+			m[p] = route{endpoint: a.list, family: f, deny: a.denyList, queue: a.queue, prefix: p,
+				beta: f == FamilyBeta && a.name == "account-activities"}
+		}
+	}
+	return m
+}()
+
 func matchRoute(path string) (route, bool) {
-	byID := func(prefix string) (string, bool) {
-		rest, ok := strings.CutPrefix(path, prefix+"/")
-		return rest, ok && rest != "" && !strings.Contains(rest, "/")
+	if rt, ok := routes[path]; ok {
+		return rt, true
 	}
-	for _, p := range activityPrefixes {
-		if path == p.path {
-			return route{endpoint: "list", family: "list", queue: queueActivities, beta: p.beta}, true
-		}
-		if id, ok := byID(p.path); ok {
-			return route{endpoint: "get", family: "get", queue: queueActivities, id: id, beta: p.beta}, true
-		}
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 || i == len(path)-1 {
+		return route{}, false
 	}
-	for _, c := range []struct{ path, one string }{{"/v3/sources", "source"}, {"/v3/managed-clusters", "managed-cluster"}} {
-		family := strings.TrimPrefix(c.path, "/v3/")
-		if path == c.path {
-			return route{endpoint: family, family: family, queue: family}, true
-		}
-		if id, ok := byID(c.path); ok {
-			return route{endpoint: c.one, family: family, queue: family, id: id}, true
+	rt, ok := routes[path[:i]]
+	if !ok {
+		return route{}, false
+	}
+	for _, a := range apis {
+		if a.list == rt.endpoint {
+			rt.endpoint, rt.deny = a.one, a.denyOne
 		}
 	}
-	return route{}, false
+	rt.id = path[i+1:]
+	return rt, true
 }
 
 const contentTypeJSON = "application/json;charset=utf-8"
@@ -74,12 +111,18 @@ type Request struct {
 	Path     string
 	RawQuery string
 	// Endpoint is "token"; "list" or "get" for account activities;
-	// "sources", "source", "managed-clusters" or "managed-cluster"; or ""
-	// for anything else.
+	// "sources", "source", "managed-clusters", "managed-cluster",
+	// "task-status" or "task-status-one"; or "" for anything else. It is the same whichever family's path was used.
 	Endpoint string
-	Status   int // 0 when the connection was dropped without an answer
-	ClientID string
-	Fault    string // injected fault kind, if any: fail, reset, truncate, malform, slow, ratelimit
+	// Family is the API family of the path: FamilyV1 for the per-service
+	// paths (/sources/v1), or v3, v2024, v2025, v2026, beta; "" for the
+	// token endpoint and unknown paths.
+	Family string
+	// Experimental is whether the request carried X-SailPoint-Experimental: true.
+	Experimental bool
+	Status       int // 0 when the connection was dropped without an answer
+	ClientID     string
+	Fault        string // injected fault kind, if any: fail, reset, truncate, malform, slow, ratelimit
 }
 
 // reply is a response computed before it is written, so faults can mangle
@@ -201,17 +244,23 @@ func randomHex(n int) string {
 // read the whole body must find its request logged.
 // It also stamps the Date header from the tenant's clock when the answer
 // goes out; Go's server would use the host clock.
+// extra holds the deprecation headers of the path, sent with every answer.
 type statusWriter struct {
 	http.ResponseWriter
 	status   int
 	onStatus func(status int)
 	date     func() string
+	extra    http.Header
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
-		w.Header().Set("Date", w.date())
+		h := w.Header()
+		h.Set("Date", w.date())
+		for k, v := range w.extra {
+			h[k] = v
+		}
 		w.onStatus(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -238,6 +287,7 @@ func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			t.finishRequest(seq, entry)
 		}
 	}()
+	sw.extra = t.deprecationHeaders(r.URL.Path)
 	if r.URL.Path == "/oauth/token" {
 		entry.Endpoint = "token"
 		t.serveToken(r, &entry).write(sw)
@@ -248,7 +298,14 @@ func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		errorDTO(http.StatusNotFound, "").write(sw)
 		return
 	}
-	entry.Endpoint = rt.endpoint
+	entry.Endpoint, entry.Family = rt.endpoint, rt.family
+	entry.Experimental = strings.EqualFold(strings.TrimSpace(r.Header.Get("X-SailPoint-Experimental")), "true")
+	if t.pathDisabled(r.URL.Path, rt.family) {
+		// As on a tenant that does not publish the path yet: the gateway
+		// knows nothing there, before any credential is looked at.
+		errorDTO(http.StatusNotFound, "").write(sw)
+		return
+	}
 	if r.Method != http.MethodGet {
 		errorDTO(http.StatusMethodNotAllowed, "Request method '"+r.Method+"' is not supported").write(sw)
 		return
@@ -309,8 +366,12 @@ func (t *Tenant) answer(r *http.Request, entry *Request, rt route) reply {
 		return tooManyRequests(wait)
 	}
 	t.mu.Lock()
-	status := t.denied[rt.family]
+	status := t.denied[rt.deny]
+	needsHeader := t.experimental[rt.prefix]
 	t.mu.Unlock()
+	if needsHeader && !entry.Experimental {
+		return errorDTO(http.StatusBadRequest, "This API is experimental: send the header 'X-SailPoint-Experimental: true' to use it.")
+	}
 	if status != 0 {
 		return errorDTO(status, "")
 	}
@@ -325,18 +386,24 @@ func (t *Tenant) answer(r *http.Request, entry *Request, rt route) reply {
 		return t.getSource(rt.id)
 	case "managed-clusters":
 		return t.listClusters(r)
+	case "managed-cluster":
+		return t.getCluster(rt.id)
+	case "task-status":
+		return t.listTasks(r, rt.family)
 	}
-	return t.getCluster(rt.id)
+	return t.getTask(rt.id)
 }
 
 // Deny makes one endpoint family answer status after authentication and
 // rate limiting, the way ISC answers 403 to a token without the scope, or
 // 404 where an older tenant lacks the path, until Deny(family, 0). Families
 // are "list" and "get" (account activities), "sources" (list and by id) and
-// "managed-clusters" (list and by id); any other name panics.
+// "managed-clusters" (list and by id) and "task-status" (list and by id),
+// under every path that serves them
+// (/v3, /v2025, /sources/v1, ...); any other name panics.
 func (t *Tenant) Deny(family string, status int) {
 	switch family {
-	case "list", "get", "sources", "managed-clusters":
+	case "list", "get", "sources", "managed-clusters", "task-status":
 	default:
 		panic("simtenant: Deny: unknown endpoint family " + strconv.Quote(family))
 	}
@@ -376,6 +443,11 @@ func writeTruncated(w *statusWriter, rep reply) {
 	var b strings.Builder
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(rep.status) + " " + http.StatusText(rep.status) + "\r\n")
 	b.WriteString("Date: " + w.date() + "\r\n")
+	for k, vs := range w.extra {
+		for _, v := range vs {
+			b.WriteString(k + ": " + v + "\r\n")
+		}
+	}
 	for k, vs := range rep.header {
 		for _, v := range vs {
 			b.WriteString(k + ": " + v + "\r\n")

@@ -18,12 +18,13 @@ type SourceState struct {
 	ClusterID      string    // "" for a source without a cluster
 }
 
-// Sources is the ground truth for GET /v3/sources, in its default order.
+// Sources is the ground truth for listing sources (GET /v3/sources and
+// the other families' paths), in its default order.
 func (t *Tenant) Sources() []SourceState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]SourceState, len(sourcesCatalog))
-	for i, s := range sourcesCatalog {
+	out := make([]SourceState, len(t.sources))
+	for i, s := range t.sources {
 		h := t.health.sources[i]
 		out[i] = SourceState{ID: s.id, Name: s.name, Type: s.typ, Connector: s.connector, Authoritative: s.authoritative,
 			Healthy: h.healthy, Status: h.status, Since: h.since}
@@ -100,7 +101,7 @@ func mustTime(s string) time.Time {
 
 // sourceView renders source i in its current state; callers hold t.mu.
 func (t *Tenant) sourceView(i int) wireSource {
-	s := &sourcesCatalog[i]
+	s := &t.sources[i]
 	h := t.health.sources[i]
 	attrs := map[string]any{"healthCheckTimeout": 30, "cloudExternalId": hexOf(s.id + "/external")[:8], "deltaAggregationEnabled": i%2 == 0}
 	maps.Copy(attrs, s.config)
@@ -184,7 +185,7 @@ var sources = collection[wireSource]{
 	id: func(s *wireSource) string { return s.ID },
 }
 
-// listSources serves GET /v3/sources, by default in catalog order. for-subadmin and includeIDNSource are accepted and ignored: the
+// listSources lists sources, by default in catalog order. for-subadmin and includeIDNSource are accepted and ignored: the
 // tenant has no subadmins and does not simulate the IdentityNow source.
 func (t *Tenant) listSources(r *http.Request) reply {
 	q, bad := parseQuery(r.URL.Query(), &sources)
@@ -199,7 +200,7 @@ func (t *Tenant) listSources(r *http.Request) reply {
 func (t *Tenant) sourceViews() []wireSource {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	all := make([]wireSource, len(sourcesCatalog))
+	all := make([]wireSource, len(t.sources))
 	for i := range all {
 		all[i] = t.sourceView(i)
 	}

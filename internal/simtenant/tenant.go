@@ -1,6 +1,25 @@
 // Package simtenant is a simulated SailPoint Identity Security Cloud tenant
-// serving the account-activities, sources and managed-clusters APIs over
-// real HTTP.
+// serving the account-activities, sources, managed-clusters and task-status
+// APIs over real HTTP.
+//
+// A real tenant publishes each collection under several API families: the
+// per-service paths SailPoint is moving to and the yearly collections. The
+// simulated one serves each under every path of this table (list, and get
+// by id), with the same data and the same fault queues and Deny families
+// whatever the path; Request.Family says which one a call used:
+//
+//	family  account activities      sources      managed clusters      task status
+//	v1      /account-activities/v1  /sources/v1  /managed-clusters/v1  /task-status/v1
+//	v3      /v3/account-activities  /v3/sources  /v3/managed-clusters  -
+//	v2024   /v2024/...              /v2024/...   /v2024/...            -
+//	v2025   /v2025/...              /v2025/...   /v2025/...            /v2025/task-status
+//	v2026   /v2026/...              /v2026/...   /v2026/...            /v2026/task-status (experimental)
+//	beta    /beta/...               /beta/...    /beta/...             /beta/task-status
+//
+// Config.PerServiceOff and DisablePath take paths away (404) as on a tenant
+// where they are not enabled yet, Deprecate adds ISC's deprecation headers,
+// and an experimental path answers 400 without X-SailPoint-Experimental:
+// true, as ISC does.
 //
 // It exists for two audiences. Tests use it as an independent oracle: it
 // implements the spec (auth, paging, the filter language, error shapes) on
@@ -10,10 +29,12 @@
 // runs it in-process so that people without a tenant still see live data.
 //
 // Nothing moves on its own: the data set only changes when a caller invokes
-// Step, SeedHistory, BulkRefresh, Upsert or Modify (or RunDemo, which calls
-// Step on a ticker), so a seeded test is reproducible. The only thing that
-// follows the clock by itself is indexing lag (SetLag): a lagged version
-// becomes visible when the tenant's clock passes its visibility time.
+// Step, SeedHistory, SeedTaskHistory, BulkRefresh, Upsert, Modify,
+// UpsertTask or ModifyTask (or RunDemo, which calls Step on a ticker), so a
+// seeded test is reproducible. Only two things follow the clock by
+// themselves: indexing lag (SetLag), as a lagged version becomes visible
+// when the tenant's clock passes its visibility time, and the task list's
+// 90 days, as a task older than that is no longer shown.
 package simtenant
 
 import (
@@ -61,6 +82,20 @@ type Config struct {
 	MaxActivities int
 	// RequestLogSize bounds the log returned by Requests. Default 10000.
 	RequestLogSize int
+	// TaskSources is how many sources aggregate (see SeedTaskHistory and
+	// Step): zero means every source of the catalog, negative none, and more
+	// than the catalog adds synthetic sources (ids, names, health, listed
+	// like the others) so a test can run hundreds.
+	TaskSources int
+	// TaskEvery is the aggregation schedule's period: every aggregating
+	// source runs an account and an entitlement aggregation once per
+	// period, each at its own offset. Default 1h. RunDemo speeds it up.
+	TaskEvery time.Duration
+	// PerServiceOff makes the tenant one where SailPoint has not enabled
+	// the per-service paths yet: every /<service>/v1 path (such as
+	// /account-activities/v1 or /sources/v1) answers 404, as an unknown path
+	// does. DisablePath overrides it per prefix.
+	PerServiceOff bool
 }
 
 // EdgeCases holds the probability of each oddity per opportunity. A zero
@@ -117,6 +152,7 @@ type Tenant struct {
 	active    []*record // simulated activities not yet terminal, in creation order
 	recent    []string  // recently terminal simulated ids, candidates for late edits
 	people    []person
+	sources   []source // the catalog, then synthetic sources (see Config.TaskSources)
 	vaID      string
 	replaying bool // SeedHistory writes history that is already indexed
 
@@ -136,11 +172,28 @@ type Tenant struct {
 	limiter  map[string][]time.Time
 	faults   map[string][]fault // by queue: "token", "activities", "sources", "managed-clusters"
 	denied   map[string]int     // by endpoint family, see Deny
-	onList   func(int)
-	listSeq  int
-	reqLog   []Request
-	reqSeq   []uint64 // arrival number of each reqLog entry, ascending
-	nextReq  uint64
+
+	taskRng      *rand.Rand // tasks only, so they never perturb the activities of a seed
+	tasks        map[string]*taskRec
+	taskOrder    []taskEntry // by created then id: the default list order
+	taskActive   []*taskRec  // simulated tasks not yet finished
+	taskScheds   []*taskSchedule
+	taskEvery    time.Duration
+	taskDemo     bool // the demo pace
+	tasksStarted bool
+	taskLog      []taskTruthEntry
+	taskLogBase  uint64
+	onTaskList   func(int)
+	taskListSeq  int
+
+	deprecated   map[string]Deprecation // by path prefix, see Deprecate
+	disabled     map[string]bool        // by path prefix, see DisablePath
+	experimental map[string]bool        // collection paths that want X-SailPoint-Experimental
+	onList       func(int)
+	listSeq      int
+	reqLog       []Request
+	reqSeq       []uint64 // arrival number of each reqLog entry, ascending
+	nextReq      uint64
 
 	srv    *http.Server
 	closed chan struct{}
@@ -183,6 +236,9 @@ func New(cfg Config) *Tenant {
 	if cfg.RequestLogSize <= 0 {
 		cfg.RequestLogSize = 10000
 	}
+	if cfg.TaskEvery <= 0 {
+		cfg.TaskEvery = time.Hour
+	}
 	t := &Tenant{
 		cfg:     cfg,
 		edge:    cfg.EdgeCases.withDefaults(),
@@ -194,12 +250,25 @@ func New(cfg Config) *Tenant {
 		limiter: map[string][]time.Time{},
 		faults:  map[string][]fault{},
 		denied:  map[string]int{},
-		closed:  make(chan struct{}),
+
+		taskRng:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7a5c)),
+		tasks:     map[string]*taskRec{},
+		taskEvery: cfg.TaskEvery,
+
+		deprecated:   map[string]Deprecation{},
+		disabled:     map[string]bool{},
+		experimental: map[string]bool{},
+
+		closed: make(chan struct{}),
+	}
+	for _, p := range experimentalPaths {
+		t.experimental[p] = true
 	}
 	t.people = makePeople(t.rng, 240)
 	t.vaID = uuidFrom(t.rng)
 	t.tenantID = uuidFrom(t.rng)
-	t.health = newHealth(cfg.Seed, t.clock())
+	t.sources = makeSources(cfg.TaskSources)
+	t.health = newHealth(cfg.Seed, t.clock(), t.sources)
 	return t
 }
 

@@ -2,10 +2,10 @@ package simtenant
 
 import "time"
 
-// Mark is a position in the tenant's log of activities that became
-// terminal. Taking one before an action and asking TruthSince afterwards
-// isolates what that action caused.
-type Mark struct{ seq uint64 }
+// Mark is a position in the tenant's logs of activities and tasks that
+// became terminal. Taking one before an action and asking TruthSince or
+// TaskTruthSince afterwards isolates what that action caused.
+type Mark struct{ seq, taskSeq uint64 }
 
 // Truth is what an exporter should have counted, in its label space: a null,
 // absent or empty value is the label "none". Maps hold only non-zero entries.
@@ -89,7 +89,7 @@ func (t *Tenant) logTerminal(a *Activity) {
 func (t *Tenant) Mark() Mark {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Mark{t.logBase + uint64(len(t.log))}
+	return Mark{t.logBase + uint64(len(t.log)), t.taskLogBase + uint64(len(t.taskLog))}
 }
 
 // TruthSince sums the truth log from m to now. Entries trimmed by
@@ -153,6 +153,112 @@ func (t *Tenant) Current(since time.Time) Current {
 		for _, it := range a.Items {
 			cur.Items[[3]string{typ, label(it.ProvisioningStatus), labelPtr(it.Operation)}]++
 		}
+	}
+	return cur
+}
+
+// TaskTruth is what an exporter watching aggregations should have counted,
+// in its label space: source_id is the task's target.id, type the task
+// definition type (CLOUD_ACCOUNT_AGGREGATION, ...: what the client filtered
+// on, not the scheduler kind the JSON shows), completion_status verbatim; a
+// null or empty value is "none".
+type TaskTruth struct {
+	// Finished counts tasks that finished, once each, by source_id, type
+	// and completion_status.
+	Finished map[[3]string]int
+	// Durations lists completed minus launched (minus created for a task
+	// never launched), in seconds, by the same labels.
+	Durations map[[3]string][]float64
+}
+
+// TaskCurrent is what task gauges should show now.
+type TaskCurrent struct {
+	// Running counts unfinished tasks of the last 90 days by source_id and
+	// type, whatever their age within those 90 days (a stuck aggregation is
+	// what this exists to reveal), and OldestRunningCreated is the created
+	// of the oldest of each.
+	Running              map[[2]string]int
+	OldestRunningCreated map[[2]string]time.Time
+	// LastCompleted is, among tasks created at or after the cut-off, the
+	// completion time of the latest to finish per source_id, type and
+	// completion_status, and LastDuration that task's duration in seconds.
+	LastCompleted map[[3]string]time.Time
+	LastDuration  map[[3]string]float64
+}
+
+type taskTruthEntry struct {
+	key      [3]string
+	duration float64
+}
+
+func taskLabels(k *Task) [3]string {
+	src := "none"
+	if k.Target != nil {
+		src = label(k.Target.ID)
+	}
+	return [3]string{src, label(k.DefinitionType), labelPtr(k.CompletionStatus)}
+}
+
+// taskDuration is as a client reads it: milliseconds on the wire.
+func taskDuration(k *Task) float64 {
+	return float64(k.completionTime().UnixMilli()-k.startTime().UnixMilli()) / 1000
+}
+
+func (t *Tenant) logTaskTerminal(k *Task) {
+	t.taskLog = append(t.taskLog, taskTruthEntry{taskLabels(k), taskDuration(k)})
+}
+
+// TaskTruthSince sums the task log from m to now: each task counted once,
+// when it first finished, whatever later edits do.
+func (t *Tenant) TaskTruthSince(m Mark) TaskTruth {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr := TaskTruth{Finished: map[[3]string]int{}, Durations: map[[3]string][]float64{}}
+	start := 0
+	if m.taskSeq > t.taskLogBase {
+		start = int(m.taskSeq - t.taskLogBase)
+	}
+	for _, e := range t.taskLog[min(start, len(t.taskLog)):] {
+		tr.Finished[e.key]++
+		tr.Durations[e.key] = append(tr.Durations[e.key], e.duration)
+	}
+	return tr
+}
+
+// CurrentTasks reports the tasks the API shows (the last 90 days on the
+// tenant's clock) as they are now; since is on the tenant's clock too.
+func (t *Tenant) CurrentTasks(since time.Time) TaskCurrent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := TaskCurrent{
+		Running:              map[[2]string]int{},
+		OldestRunningCreated: map[[2]string]time.Time{},
+		LastCompleted:        map[[3]string]time.Time{},
+		LastDuration:         map[[3]string]float64{},
+	}
+	last := map[[3]string]*Task{}
+	for _, e := range t.visibleTasks() {
+		k := e.rec.k
+		key := taskLabels(k)
+		if !k.isTerminal() {
+			rk := [2]string{key[0], key[1]}
+			cur.Running[rk]++
+			if old, ok := cur.OldestRunningCreated[rk]; !ok || k.Created.Before(old) {
+				cur.OldestRunningCreated[rk] = k.Created
+			}
+			continue
+		}
+		if k.Created.Before(since) {
+			continue
+		}
+		if l := last[key]; l == nil || k.completionTime().After(l.completionTime()) ||
+			k.completionTime().Equal(l.completionTime()) && k.ID > l.ID {
+			last[key] = k
+		}
+	}
+	for key, k := range last {
+		cur.LastCompleted[key] = k.completionTime()
+		cur.LastDuration[key] = taskDuration(k)
 	}
 	return cur
 }
