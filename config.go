@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/aggregations"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 )
 
@@ -37,6 +39,7 @@ type settings struct {
 	clientID        string
 	secretFile      string
 	tokenURL        string
+	apiVersion      string
 	activitiesPath  string
 	requestsPerSec  float64
 	timeout         time.Duration
@@ -54,6 +57,10 @@ type settings struct {
 	sourcesInterval  optionalDuration
 	clustersInterval optionalDuration
 	maxSourcesFlag   optionalInt
+
+	aggInterval optionalDuration
+	aggLookback time.Duration
+	aggTypes    string
 
 	// Deprecated names, still read: see deprecations.
 	oldMaxSources optionalInt
@@ -76,8 +83,10 @@ func newApp() (*kingpin.Application, *settings) {
 		Envar("SAIL_CLIENT_SECRET_FILE").StringVar(&s.secretFile)
 	app.Flag("isc.token-url", "OAuth2 token URL. Default: the ISC URL followed by /oauth/token.").
 		Envar("SAIL_TOKEN_URL").StringVar(&s.tokenURL)
-	app.Flag("isc.activities-path", "Path of the account activities API: /v3/account-activities, /v2024/account-activities, /v2025/account-activities, /beta/account-activities or /account-activities/v1.").
-		Default(client.DefaultActivitiesPath).Envar("SAIL_ACTIVITIES_PATH").StringVar(&s.activitiesPath)
+	app.Flag("isc.api-version", "Version of ISC's API every call follows: v1 (the per-service paths, /account-activities/v1, /sources/v1, /managed-clusters/v1, /task-status/v1), or a yearly collection: v3, v2024, v2025, v2026, beta. A per-service path that answers 404 falls back to the v2025 collection's, once.").
+		Default(string(client.DefaultFamily)).Envar("SAIL_API_VERSION").StringVar(&s.apiVersion)
+	app.Flag("isc.activities-path", "Path of the account activities API, overriding --isc.api-version for them alone, e.g. /v3/account-activities. Empty: the version's.").
+		Envar("SAIL_ACTIVITIES_PATH").StringVar(&s.activitiesPath)
 	app.Flag("isc.requests-per-second", "Most requests per second sent to ISC, shared by every request of this exporter (ISC allows 100 per 10 s per client id).").
 		Default("5").Envar("SAIL_REQUESTS_PER_SECOND").Float64Var(&s.requestsPerSec)
 	app.Flag("isc.timeout", "Timeout of one HTTP request to ISC, body included.").
@@ -98,14 +107,20 @@ func newApp() (*kingpin.Application, *settings) {
 		Hidden().Envar("SAIL_ACTIVITIES_MAX_SOURCES").SetValue(&s.oldMaxSources)
 	app.Flag("activities.scrape-timeout-offset", "With --activities.refresh-interval=0, how much of the scrape timeout is left for answering the scrape.").
 		Default("500ms").DurationVar(&s.timeoutOffset)
-	app.Flag("collector.sources", "List the sources (GET "+client.SourcesPath+", scope "+client.SourcesScope+") for their names and health.").
+	app.Flag("collector.sources", "List the sources (GET /sources/v1, scope "+client.SourcesScope+") for their names and health.").
 		Default("true").Envar("SAIL_COLLECTOR_SOURCES").BoolVar(&s.sources)
-	app.Flag("collector.managed-clusters", "List the managed (virtual appliance) clusters (GET "+client.ManagedClustersPath+", scope "+client.ManagedClustersScope+", user level ORG_ADMIN) for their status.").
+	app.Flag("collector.managed-clusters", "List the managed (virtual appliance) clusters (GET /managed-clusters/v1, scope "+client.ManagedClustersScope+", user level ORG_ADMIN) for their status.").
 		Default("true").Envar("SAIL_COLLECTOR_MANAGED_CLUSTERS").BoolVar(&s.clusters)
 	app.Flag("sources.refresh-interval", "How often to list the sources in the background. Default 5m, 10s with --demo.").
 		PlaceHolder("5m").Envar("SAIL_SOURCES_REFRESH_INTERVAL").SetValue(&s.sourcesInterval)
 	app.Flag("managed-clusters.refresh-interval", "How often to list the managed clusters in the background. Default 5m, 10s with --demo.").
 		PlaceHolder("5m").Envar("SAIL_MANAGED_CLUSTERS_REFRESH_INTERVAL").SetValue(&s.clustersInterval)
+	app.Flag("aggregations.refresh-interval", "How often to read ISC's task status for the source aggregations (GET /task-status/v1, scope "+client.TaskStatusScope+"); 0 turns the aggregation metrics off. Default 5m, 10s with --demo.").
+		PlaceHolder("5m").Envar("SAIL_AGGREGATIONS_REFRESH_INTERVAL").SetValue(&s.aggInterval)
+	app.Flag("aggregations.lookback", "How far back the last-completion gauges look, by creation time, and the first pass reads (with every task still running, whatever its age); at most 90 days, what ISC keeps.").
+		Default("168h").Envar("SAIL_AGGREGATIONS_LOOKBACK").DurationVar(&s.aggLookback)
+	app.Flag("aggregations.types", "Task types to watch, comma-separated: one list request each per refresh.").
+		Default(strings.Join(aggregations.DefaultTypes, ",")).Envar("SAIL_AGGREGATIONS_TYPES").StringVar(&s.aggTypes)
 	app.Flag("state.file", "File in which to keep what the counters need to survive a restart (a persistent volume in Kubernetes); written atomically after every refresh. Empty: counters restart from zero and completions while the exporter is down are not counted.").
 		Envar("SAIL_STATE_FILE").StringVar(&s.stateFile)
 	app.Flag("demo", "Run against a simulated tenant, in-process on loopback, instead of ISC.").
@@ -131,6 +146,36 @@ func (s *settings) interval() time.Duration {
 		return demoRefreshInterval
 	}
 	return time.Minute
+}
+
+// aggregationsPeriod is the period of the aggregations: the flag's (0 turns
+// them off), or the default of the mode.
+func (s *settings) aggregationsPeriod() time.Duration {
+	switch {
+	case s.aggInterval.set:
+		return s.aggInterval.d
+	case s.demo:
+		return demoAggregationsInterval
+	}
+	return defaultAggregationsInterval
+}
+
+// Default period of the aggregations: an hourly aggregation's end is seen
+// within five minutes, at three requests a refresh.
+const (
+	defaultAggregationsInterval = 5 * time.Minute
+	demoAggregationsInterval    = 10 * time.Second
+)
+
+// aggregationTypes are the task types to watch.
+func (s *settings) aggregationTypes() []string {
+	var out []string
+	for _, t := range strings.Split(s.aggTypes, ",") {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Default period of the sources and managed clusters collectors: what they
@@ -254,10 +299,19 @@ func (s *settings) check() error {
 		return errors.New("--sources.refresh-interval must be above 0, e.g. 5m")
 	case s.clustersInterval.set && s.clustersInterval.d <= 0:
 		return errors.New("--managed-clusters.refresh-interval must be above 0, e.g. 5m")
+	case s.aggInterval.set && s.aggInterval.d < 0:
+		return errors.New("--aggregations.refresh-interval must be 0 (off) or a duration such as 5m")
+	case s.aggLookback <= 0:
+		return errors.New("--aggregations.lookback must be above 0, e.g. 168h")
+	case len(s.aggregationTypes()) == 0:
+		return errors.New("--aggregations.types must name at least one task type, e.g. CLOUD_ACCOUNT_AGGREGATION")
 	case s.timeoutOffset < 0:
 		return errors.New("--activities.scrape-timeout-offset must not be negative")
 	case !strings.HasPrefix(s.telemetryPath, "/"):
 		return errors.New("--web.telemetry-path must start with /")
+	}
+	if _, err := client.ParseFamily(s.apiVersion); err != nil {
+		return fmt.Errorf("--isc.api-version: %w", err)
 	}
 	if s.demo {
 		if s.url != "" || s.clientID != "" || s.secretFile != "" || s.tokenURL != "" || os.Getenv(secretEnv) != "" {

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/contract"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 // The README's metrics table is the contract: it lists exactly the metrics
@@ -39,6 +41,19 @@ func TestREADMEMetricsTableIsTheContract(t *testing.T) {
 		if err := inv.Refresh(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Aggregations: the first pass, then one that finishes, failed, and is
+	// counted.
+	if err := e.aggregations.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	e.demo.UpsertTask(simtenant.Task{Type: "QUARTZ", DefinitionType: "CLOUD_ACCOUNT_AGGREGATION", UniqueName: "Cloud Account Aggregation",
+		Launcher: "sweep", Target: &simtenant.TaskTarget{ID: e.demo.Sources()[0].ID, Type: "APPLICATION", Name: "Active Directory [source]"},
+		Created: now.Add(-time.Minute), Launched: simtenant.Ptr(now.Add(-50 * time.Second)), Completed: simtenant.Ptr(now), Modified: simtenant.Ptr(now),
+		CompletionStatus: simtenant.Ptr("ERROR")})
+	if err := e.aggregations.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	mfs, err := e.registry.Gather()
 	if err != nil {

@@ -14,8 +14,9 @@ const (
 	demoClientSecret = "demo-client-secret"
 )
 
-// startDemo serves a simulated tenant with a day of history on loopback and
-// points cfg at it; its RunDemo keeps it producing activities.
+// startDemo serves a simulated tenant with a day of activities and two of
+// aggregations on loopback and points cfg at it; its RunDemo keeps it
+// producing activities and aggregations.
 func startDemo(cfg *client.Config, logger *slog.Logger) (*simtenant.Tenant, error) {
 	tenant := simtenant.New(simtenant.Config{
 		Clients:       map[string]string{demoClientID: demoClientSecret},
@@ -23,6 +24,7 @@ func startDemo(cfg *client.Config, logger *slog.Logger) (*simtenant.Tenant, erro
 		MaxActivities: 200_000,
 	})
 	tenant.SeedHistory(3000, 24*time.Hour)
+	tenant.SeedTaskHistory(48 * time.Hour)
 	url, err := tenant.Start()
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/activities"
+	"github.com/sailpoint-exporter/sailpoint_exporter/aggregations"
 	"github.com/sailpoint-exporter/sailpoint_exporter/apimetrics"
 	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
@@ -34,8 +36,10 @@ type exporter struct {
 	interval   time.Duration // of the activities; 0: they refresh on scrape
 	// inventories are the sources and managed clusters collectors that are on.
 	inventories []*inventory.Inventory
-	background  []func(context.Context) // each area's background loop, joined on shutdown
-	demo        *simtenant.Tenant       // nil unless --demo
+	// aggregations is nil when --aggregations.refresh-interval is 0.
+	aggregations *aggregations.Refresher
+	background   []func(context.Context) // each area's background loop, joined on shutdown
+	demo         *simtenant.Tenant       // nil unless --demo
 }
 
 // newExporter builds the exporter; it sends nothing to ISC yet.
@@ -45,6 +49,7 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		TokenURL:          s.tokenURL,
 		ClientID:          s.clientID,
 		ClientSecret:      secret,
+		API:               client.Family(strings.ToLower(s.apiVersion)),
 		ActivitiesPath:    s.activitiesPath,
 		RequestsPerSecond: s.requestsPerSec,
 		Timeout:           s.timeout,
@@ -65,13 +70,14 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	)
-	cfg.Observe = apimetrics.New(e.registry).Observe
+	api := apimetrics.New(e.registry, logger.With("component", "client"))
+	cfg.Observe, cfg.Deprecated, cfg.Unexpected = api.Observe, api.Deprecated, api.Unexpected
 	isc, err := client.New(cfg)
 	if err != nil {
 		e.close()
 		return nil, err
 	}
-	e.registry.MustRegister(apimetrics.NewClockOffset(isc.ClockOffset))
+	e.registry.MustRegister(apimetrics.NewClockOffset(isc.ClockOffset), apimetrics.NewPaths(isc.Paths))
 	if s.stateFile != "" {
 		id := state.Identity{URL: cfg.BaseURL, ClientID: cfg.ClientID}
 		if e.state, err = state.Open(s.stateFile, id, e.registry, logger.With("component", "state")); err != nil {
@@ -81,12 +87,15 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 	}
 
 	areaLogger := logger.With("component", "collector")
+	shared := area.NewShared()
+	e.registry.MustRegister(shared.Collector())
 	e.activities = activities.NewRefresher(isc, activities.Options{
 		Overlap:    s.overlap,
 		Lookback:   s.lookback,
 		MaxTypes:   s.maxTypes,
 		MaxSources: s.maxSources(),
 		State:      e.state,
+		Shared:     shared,
 		Logger:     areaLogger,
 	})
 	e.registry.MustRegister(e.activities.Collector())
@@ -104,6 +113,19 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		e.registry.MustRegister(clusters)
 		e.inventories = append(e.inventories, clusters)
 		e.background = append(e.background, func(ctx context.Context) { clusters.Run(ctx, s.clustersPeriod()) })
+	}
+	if period := s.aggregationsPeriod(); period > 0 {
+		e.aggregations = aggregations.NewRefresher(isc, aggregations.Options{
+			Lookback:   s.aggLookback,
+			Types:      s.aggregationTypes(),
+			MaxSources: s.maxSources(),
+			Interval:   period,
+			State:      e.state,
+			Shared:     shared,
+			Logger:     areaLogger,
+		})
+		e.registry.MustRegister(e.aggregations.Collector())
+		e.background = append(e.background, func(ctx context.Context) { e.aggregations.Run(ctx, period) })
 	}
 	return e, nil
 }

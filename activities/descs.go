@@ -13,11 +13,10 @@ import (
 
 // descs are the activity metrics.
 type descs struct {
-	status                                              area.StatusDescs
-	tracked                                             *prometheus.Desc
-	activities, items, completed, itemsCompleted        *prometheus.Desc
-	errors, warnings, durations, oldestIncomplete, over *prometheus.Desc
-	truncated                                           *prometheus.Desc
+	status                                        area.StatusDescs
+	tracked                                       *prometheus.Desc
+	activities, items, completed, itemsCompleted  *prometheus.Desc
+	errors, warnings, durations, oldestIncomplete *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -59,12 +58,6 @@ func newDescs() *descs {
 		oldestIncomplete: d("account_activity_oldest_incomplete_created_timestamp_seconds",
 			"Creation time of the oldest account activity not yet terminal, of any age, among those the exporter has seen.",
 			lType),
-		over: d("label_overflow_total",
-			"Counted activities or items whose label value was reported as \"other\" because the label's cap of distinct values was reached.",
-			"label"),
-		truncated: d("label_values_truncated_total",
-			"Distinct label values longer than 128 bytes, cut to that length.",
-			"label"),
 	}
 }
 
@@ -72,7 +65,6 @@ func newDescs() *descs {
 func (d *descs) data() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		d.tracked, d.activities, d.items, d.completed, d.itemsCompleted,
-		d.errors, d.warnings, d.durations, d.oldestIncomplete, d.over,
-		d.truncated,
+		d.errors, d.warnings, d.durations, d.oldestIncomplete,
 	}
 }

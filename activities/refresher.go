@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,11 +58,11 @@ type Options struct {
 	// State, when set, persists what the rule counted before each
 	// publication; the Refresher resumes from its section at NewRefresher.
 	State *state.File
-	// Rejected, when set, is the sailpoint_activities_rejected_total the
-	// Refresher shares with the other areas that read records; nil: it
-	// serves its own in Collector.
-	Rejected *area.RejectedTotal
-	Logger   *slog.Logger
+	// Shared, when set, are the counter families the Refresher adds to
+	// with the other areas that read records (rejected records, label
+	// overflows and truncations); nil: it serves its own in Collector.
+	Shared *area.Shared
+	Logger *slog.Logger
 	// Now is the host's clock: durations and the last success. Default
 	// time.Now.
 	Now func() time.Time
@@ -85,7 +86,7 @@ type Refresher struct {
 	iscNow    func() time.Time
 	descs     *descs
 	publisher *area.Publisher
-	rejected  *atomic.Pointer[map[string]uint64] // where the rejections are published
+	shared    area.SharedSource
 	collector prometheus.Collector
 	runner    *area.Runner
 	ready     atomic.Bool
@@ -156,12 +157,11 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	}
 	r.runner = area.NewRunner(r.refresh)
 	r.collector = r.publisher
-	if opts.Rejected == nil {
-		own := area.NewRejectedTotal()
-		r.collector = area.Collectors{r.publisher, own}
-		opts.Rejected = own
+	if opts.Shared == nil {
+		opts.Shared = area.NewShared()
+		r.collector = area.Collectors{r.publisher, opts.Shared.Collector()}
 	}
-	r.rejected = opts.Rejected.Source()
+	r.shared = opts.Shared.Source()
 	if opts.State != nil {
 		r.restore(opts.State)
 	}
@@ -205,7 +205,7 @@ func (r *Refresher) position() resumable {
 }
 
 // Collector is what to register with Prometheus: the activity metrics,
-// and sailpoint_activities_rejected_total unless Options.Rejected shares it.
+// and the shared families unless Options.Shared shares them.
 func (r *Refresher) Collector() prometheus.Collector { return r.collector }
 
 // Runner runs the refreshes, in the background or on scrape.
@@ -379,8 +379,7 @@ func (r *Refresher) publish() {
 // store swaps in a snapshot built from the tracker as it is.
 func (r *Refresher) store() {
 	r.publisher.Publish(r.status, r.tracker.metrics(r.descs))
-	counts := r.tracker.rejections.Snapshot()
-	r.rejected.Store(&counts)
+	r.shared.Publish(r.tracker.rejections.Snapshot(), maps.Clone(r.tracker.overflow), r.tracker.truncated())
 }
 
 // Schedule is how Run refreshes in the background: every interval, each

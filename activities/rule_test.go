@@ -228,7 +228,7 @@ sailpoint_account_activity_items_completed_total{operation="RESET",provisioning_
 sailpoint_account_activity_items_completed_total{operation="RESET",provisioning_status="QUEUED",source_id="src1",type="Brand New Type"} 1
 sailpoint_account_activity_items_completed_total{operation="none",provisioning_status="FAILED",source_id="none",type="none"} 0
 sailpoint_account_activity_items_completed_total{operation="none",provisioning_status="none",source_id="none",type="none"} 1
-# HELP sailpoint_label_overflow_total Counted activities or items whose label value was reported as "other" because the label's cap of distinct values was reached.
+# HELP sailpoint_label_overflow_total Counted activities, items or aggregations whose label value was reported as "other" because the label's cap of distinct values was reached.
 # TYPE sailpoint_label_overflow_total counter
 sailpoint_label_overflow_total{label="completion_status"} 0
 sailpoint_label_overflow_total{label="execution_status"} 0

@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,12 +15,21 @@ func (ex exemplar) sample() *area.Exemplar {
 	return &area.Exemplar{Label: exemplarLabel, ID: ex.id, At: time.UnixMilli(ex.at)}
 }
 
+// truncated counts the values cut to 128 bytes, by label name.
+func (t *tracker) truncated() map[string]uint64 {
+	out := map[string]uint64{}
+	for i, table := range t.labels.all() {
+		out[labelNames[i]] = table.Truncated()
+	}
+	return out
+}
+
 // metrics builds the tracker's aggregates as const metrics, once per
 // publication. Their number follows the number of series, not of
 // activities.
 func (t *tracker) metrics(d *descs) []prometheus.Metric {
 	l := t.labels
-	var activities, items, completed, itemsCompleted, errs, warnings, oldest, overflow []area.Sample
+	var activities, items, completed, itemsCompleted, errs, warnings, oldest []area.Sample
 	for k, v := range t.activities {
 		activities = append(activities, area.Sample{Labels: []string{l.typ.Name(k[0]), l.completion.Name(k[1]), l.execution.Name(k[2])}, Value: float64(v)})
 	}
@@ -51,13 +59,6 @@ func (t *tracker) metrics(d *descs) []prometheus.Metric {
 	for k, v := range t.oldest {
 		oldest = append(oldest, area.Sample{Labels: []string{l.typ.Name(k)}, Value: float64(v) / 1000})
 	}
-	for k, v := range t.overflow {
-		overflow = append(overflow, area.Sample{Labels: []string{k}, Value: float64(v)})
-	}
-	var truncated []area.Sample
-	for i, table := range t.labels.all() {
-		truncated = append(truncated, area.Sample{Labels: []string{labelNames[i]}, Value: float64(table.Truncated())})
-	}
 
 	out := []prometheus.Metric{prometheus.MustNewConstMetric(d.tracked, prometheus.GaugeValue, float64(t.entries.Len()))}
 	out = append(out, area.ConstMetrics(d.activities, prometheus.GaugeValue, activities, lType, lCompletion, lExecution)...)
@@ -67,20 +68,7 @@ func (t *tracker) metrics(d *descs) []prometheus.Metric {
 	out = append(out, area.ConstMetrics(d.errors, prometheus.CounterValue, errs, lType)...)
 	out = append(out, area.ConstMetrics(d.warnings, prometheus.CounterValue, warnings, lType)...)
 	out = append(out, area.ConstMetrics(d.oldestIncomplete, prometheus.GaugeValue, oldest, lType)...)
-	out = append(out, area.ConstMetrics(d.over, prometheus.CounterValue, overflow, "label")...)
-	out = append(out, area.ConstMetrics(d.truncated, prometheus.CounterValue, truncated, "label")...)
 
-	type histogram struct {
-		labels []string
-		h      *area.Histogram
-	}
-	var hs []histogram
-	for k, h := range t.durations {
-		hs = append(hs, histogram{[]string{l.typ.Name(k[0]), l.completion.Name(k[1])}, h})
-	}
-	slices.SortFunc(hs, func(a, b histogram) int { return slices.Compare(a.labels, b.labels) })
-	for _, h := range hs {
-		out = append(out, h.h.Metric(d.durations, t.buckets, h.labels...))
-	}
+	out = append(out, area.HistogramMetrics(d.durations, t.buckets, t.durations, func(k durationKey) []string { return []string{l.typ.Name(k[0]), l.completion.Name(k[1])} })...)
 	return out
 }

@@ -156,18 +156,7 @@ func encodeState(w *state.Encoder, t *tracker, p resumable) {
 		w.U16(e.es)
 		w.U8(e.flags)
 	}
-	w.N(len(t.entries.Compact))
-	for k, e := range t.entries.Compact {
-		w.Raw(k[:])
-		writeEntry(e)
-		w.Flush()
-	}
-	w.N(len(t.entries.Other))
-	for id, e := range t.entries.Other {
-		w.Str(id)
-		writeEntry(e)
-		w.Flush()
-	}
+	t.entries.EncodeState(w, writeEntry)
 }
 
 // decodePosition reads the refresh's position, the section's first part
@@ -293,25 +282,7 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 		}
 		return e
 	}
-	n := r.N()
-	nt.entries.Compact = make(map[[16]byte]entry, n)
-	for range n {
-		var k [16]byte
-		copy(k[:], r.Take(16))
-		e := readEntry()
-		if r.Err() != nil {
-			break
-		}
-		nt.entries.Compact[k] = e
-	}
-	for range r.N() {
-		id := r.Str()
-		e := readEntry()
-		if r.Err() != nil {
-			break
-		}
-		nt.entries.Other[id] = e
-	}
+	nt.entries.DecodeState(r, readEntry)
 	if err := r.Done(); err != nil {
 		return nil, resumable{}, err
 	}

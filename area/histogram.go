@@ -1,6 +1,8 @@
 package area
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
@@ -80,4 +82,23 @@ func DecodeBounds(d *state.Decoder, want []float64) {
 	if d.Err() == nil && !same {
 		d.Fail("histogram buckets differ from this version's")
 	}
+}
+
+// HistogramMetrics builds the const histograms of hs, one per key, whose
+// label values labels gives, in the order the registry sorts them in.
+func HistogramMetrics[K comparable](desc *prometheus.Desc, bounds []float64, hs map[K]*Histogram, labels func(K) []string) []prometheus.Metric {
+	type series struct {
+		labels []string
+		h      *Histogram
+	}
+	all := make([]series, 0, len(hs))
+	for k, h := range hs {
+		all = append(all, series{labels(k), h})
+	}
+	slices.SortFunc(all, func(a, b series) int { return slices.Compare(a.labels, b.labels) })
+	out := make([]prometheus.Metric, 0, len(all))
+	for _, s := range all {
+		out = append(out, s.h.Metric(desc, bounds, s.labels...))
+	}
+	return out
 }

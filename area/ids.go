@@ -1,6 +1,10 @@
 package area
 
-import "encoding/hex"
+import (
+	"encoding/hex"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/state"
+)
 
 // IDMap holds an area's tracked records by ISC's id. ISC's ids are 32
 // lowercase hex digits; those are kept as 16 bytes in a map without
@@ -99,5 +103,46 @@ func updateMap[K comparable, V any](m map[K]V, f func(v *V) (changed, keep bool)
 		case changed:
 			m[k] = v
 		}
+	}
+}
+
+// EncodeState writes every record with its id, each by write, handing the
+// encoder's buffer on as it grows.
+func (s *IDMap[V]) EncodeState(w *state.Encoder, write func(V)) {
+	w.N(len(s.Compact))
+	for k, v := range s.Compact {
+		w.Raw(k[:])
+		write(v)
+		w.Flush()
+	}
+	w.N(len(s.Other))
+	for id, v := range s.Other {
+		w.Str(id)
+		write(v)
+		w.Flush()
+	}
+}
+
+// DecodeState replaces the records with what EncodeState wrote, each read
+// by read; it stops at the decoder's first error.
+func (s *IDMap[V]) DecodeState(r *state.Decoder, read func() V) {
+	n := r.N()
+	s.Compact = make(map[[16]byte]V, n)
+	for range n {
+		var k [16]byte
+		copy(k[:], r.Take(16))
+		v := read()
+		if r.Err() != nil {
+			return
+		}
+		s.Compact[k] = v
+	}
+	for range r.N() {
+		id := r.Str()
+		v := read()
+		if r.Err() != nil {
+			return
+		}
+		s.Other[id] = v
 	}
 }

@@ -79,35 +79,34 @@ func (r *Rejections) DecodeState(d *state.Decoder) {
 	}
 }
 
-// RejectedTotal serves sailpoint_activities_rejected_total: the records ISC
-// sent that the exporter cannot use, by reason, summed over the areas that
-// read records (the account activities, the aggregation tasks). Each area
-// hands it the counts it last published, so the sum never runs ahead of
-// any area's state file.
-type RejectedTotal struct {
+// SharedCounter is a counter family of one label that several areas add
+// to: sailpoint_activities_rejected_total by reason, for instance, counts
+// the activities and the aggregation tasks ISC sent that the exporter cannot
+// use. Each area hands it the counts it last published, so the sum never
+// runs ahead of any area's state file, and never goes down.
+type SharedCounter struct {
 	desc    *prometheus.Desc
 	sources []*atomic.Pointer[map[string]uint64]
 }
 
-// NewRejectedTotal returns the collector, with no area yet.
-func NewRejectedTotal() *RejectedTotal {
-	return &RejectedTotal{desc: prometheus.NewDesc("sailpoint_activities_rejected_total",
-		"Records ISC sent that the exporter cannot use (account activities, aggregation tasks), each counted once, by reason; the records around them are counted as usual.",
-		[]string{"reason"}, nil)}
+// NewSharedCounter returns the counter family name of one label, with no
+// area yet.
+func NewSharedCounter(name, help, label string) *SharedCounter {
+	return &SharedCounter{desc: prometheus.NewDesc(name, help, []string{label}, nil)}
 }
 
 // Source adds an area and returns where it publishes its counts.
-func (c *RejectedTotal) Source() *atomic.Pointer[map[string]uint64] {
+func (c *SharedCounter) Source() *atomic.Pointer[map[string]uint64] {
 	p := &atomic.Pointer[map[string]uint64]{}
 	c.sources = append(c.sources, p)
 	return p
 }
 
 // Describe implements prometheus.Collector.
-func (c *RejectedTotal) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *SharedCounter) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 // Collect implements prometheus.Collector.
-func (c *RejectedTotal) Collect(ch chan<- prometheus.Metric) {
+func (c *SharedCounter) Collect(ch chan<- prometheus.Metric) {
 	sum := map[string]uint64{}
 	for _, s := range c.sources {
 		if m := s.Load(); m != nil {
@@ -119,4 +118,46 @@ func (c *RejectedTotal) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range slices.Sorted(maps.Keys(sum)) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(sum[k]), k)
 	}
+}
+
+// Shared are the counter families every area that reads records adds to.
+type Shared struct {
+	Rejected, Overflow, Truncated *SharedCounter
+}
+
+// NewShared returns the shared families, with no area yet.
+func NewShared() *Shared {
+	return &Shared{
+		Rejected: NewSharedCounter("sailpoint_activities_rejected_total",
+			"Records ISC sent that the exporter cannot use (account activities, aggregation tasks), each counted once, by reason; the records around them are counted as usual.",
+			"reason"),
+		Overflow: NewSharedCounter("sailpoint_label_overflow_total",
+			"Counted activities, items or aggregations whose label value was reported as \"other\" because the label's cap of distinct values was reached.",
+			"label"),
+		Truncated: NewSharedCounter("sailpoint_label_values_truncated_total",
+			"Distinct label values longer than 128 bytes, cut to that length.",
+			"label"),
+	}
+}
+
+// Collector is what to register: the three families.
+func (s *Shared) Collector() prometheus.Collector {
+	return Collectors{s.Rejected, s.Overflow, s.Truncated}
+}
+
+// SharedSource is where one area publishes its part of the shared families.
+type SharedSource struct {
+	rejected, overflow, truncated *atomic.Pointer[map[string]uint64]
+}
+
+// Source adds an area.
+func (s *Shared) Source() SharedSource {
+	return SharedSource{s.Rejected.Source(), s.Overflow.Source(), s.Truncated.Source()}
+}
+
+// Publish hands the area's counts over; the maps must not change afterwards.
+func (s SharedSource) Publish(rejected, overflow, truncated map[string]uint64) {
+	s.rejected.Store(&rejected)
+	s.overflow.Store(&overflow)
+	s.truncated.Store(&truncated)
 }

@@ -22,7 +22,6 @@ import (
 // Defaults, from ISC's documented limits: 250 records a page, 100 requests per
 // 10 s per client id (5/s leaves half of that to other integrations).
 const (
-	DefaultActivitiesPath    = "/v3/account-activities"
 	defaultPageSize          = 250
 	MaxPageSize              = 250
 	defaultRequestsPerSecond = 5
@@ -34,20 +33,17 @@ const (
 // paths: a token needs it to list or get account activities.
 const ActivitiesScope = "sp:scopes:all"
 
-// Endpoint names, as passed to Config.Observe.
-const (
-	endpointToken = "token"
-	endpointList  = "list"
-	endpointGet   = "get"
-)
-
 // Config says where ISC is and how hard the client may use it.
 type Config struct {
-	BaseURL        string // https://{tenant}.api.identitynow.com
-	TokenURL       string // default BaseURL + "/oauth/token"
-	ClientID       string
-	ClientSecret   string
-	ActivitiesPath string // default DefaultActivitiesPath
+	BaseURL      string // https://{tenant}.api.identitynow.com
+	TokenURL     string // default BaseURL + "/oauth/token"
+	ClientID     string
+	ClientSecret string
+	// API is the family of paths every call follows; default DefaultFamily.
+	API Family
+	// ActivitiesPath, when set, is the account activities' path whatever
+	// the family (e.g. /v3/account-activities): the old way to choose it.
+	ActivitiesPath string
 
 	RequestsPerSecond float64       // default defaultRequestsPerSecond
 	Timeout           time.Duration // per HTTP attempt, body included; default defaultTimeout
@@ -62,13 +58,21 @@ type Config struct {
 	// Observe, when set, is told of every HTTP attempt: the endpoint, the HTTP
 	// status code or "error" when no answer arrived, and how long it took.
 	Observe func(endpoint, code string, d time.Duration)
+	// Deprecated, when set, is told of every answer that carries a
+	// deprecation header (X-Deprecated, Deprecation, Sunset).
+	Deprecated func(Deprecation)
+	// Unexpected, when set, is told of every answer that is not as ISC
+	// documents it but can still be used (a page not sorted as asked,
+	// records without an id), by endpoint and kind.
+	Unexpected func(endpoint, kind string)
 }
 
 // Client reads account activities from one ISC tenant. It is safe for
 // concurrent use; all requests share one rate limiter and one token.
 type Client struct {
 	cfg       Config
-	listURL   *url.URL
+	base      *url.URL
+	routes    map[string]*route // by endpoint: where each service's requests go
 	http      *http.Client
 	tokens    *tokenCache
 	limiter   *rate.Limiter
@@ -80,6 +84,7 @@ type Client struct {
 
 	clock  iscClock
 	health health
+	odd    unexpectedLog
 
 	mu        sync.Mutex
 	notBefore time.Time // set by a 429: nothing is sent to ISC before it
@@ -94,10 +99,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("a client id and a client secret are required")
 	}
-	if cfg.ActivitiesPath == "" {
-		cfg.ActivitiesPath = DefaultActivitiesPath
+	if cfg.API == "" {
+		cfg.API = DefaultFamily
 	}
-	if !strings.HasPrefix(cfg.ActivitiesPath, "/") {
+	if _, err := ParseFamily(string(cfg.API)); err != nil {
+		return nil, err
+	}
+	if cfg.ActivitiesPath != "" && !strings.HasPrefix(cfg.ActivitiesPath, "/") {
 		cfg.ActivitiesPath = "/" + cfg.ActivitiesPath
 	}
 	if cfg.TokenURL == "" {
@@ -150,7 +158,8 @@ func New(cfg Config) (*Client, error) {
 
 	c := &Client{
 		cfg:       cfg,
-		listURL:   base.JoinPath(cfg.ActivitiesPath),
+		base:      base,
+		routes:    map[string]*route{},
 		http:      &api,
 		limiter:   rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), int(math.Ceil(cfg.RequestsPerSecond))),
 		now:       time.Now,
@@ -171,6 +180,16 @@ func New(cfg Config) (*Client, error) {
 		now:        time.Now,
 	}
 	c.decoders.New = func() any { return newPageDecoder() }
+	for _, e := range []string{EndpointList, EndpointSources, EndpointManagedClusters, EndpointTaskStatus} {
+		override := ""
+		if e == EndpointList {
+			override = cfg.ActivitiesPath
+		}
+		c.routes[e] = newRoute(e, cfg.API, override)
+	}
+	for _, line := range substitutions(cfg.API) {
+		c.logger.Info(line)
+	}
 	return c, nil
 }
 
@@ -179,9 +198,9 @@ func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 	if id == "" {
 		return Activity{}, fmt.Errorf("%w: empty id", ErrNotFound)
 	}
-	u := c.listURL.JoinPath(id)
+	u := c.endpointURL(EndpointList).JoinPath(id)
 	var a Activity
-	err := c.call(ctx, endpointGet, u, func(body io.Reader, length int64) error {
+	err := c.call(ctx, EndpointGet, u, func(body io.Reader, length int64) error {
 		d := c.decoders.Get().(*pageDecoder)
 		defer c.decoders.Put(d)
 		var err error
@@ -209,7 +228,9 @@ func (e *repeatedDecodeError) Unwrap() error { return e.DecodeError }
 // with a new token, a 429 after its Retry-After, a 5xx, reset, timeout or
 // malformed body after an exponential backoff with jitter, at most MaxRetries
 // times; every wait ends with ctx. A body that fails to decode the same way
-// twice is not retried further (repeatedDecodeError).
+// twice is not retried further (repeatedDecodeError). A per-service list
+// path that answers 404 moves, for good, to the fallback collection's path
+// and is asked again there at once.
 func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode decodeFunc) error {
 	var (
 		retries, rateLimited int
@@ -220,12 +241,25 @@ func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode d
 		if err := c.waitTurn(ctx); err != nil {
 			return err
 		}
+		rt := c.routeOf(endpoint)
+		path, experimental := rt.current()
 		tok, err := c.tokens.token(ctx)
 		if err == nil {
-			err = c.attempt(ctx, endpoint, u, tok, decode)
+			err = c.attempt(ctx, endpoint, u, tok, experimental, decode)
 		}
 		if err == nil {
 			return nil
+		}
+		var notFound *APIError
+		if endpoint != EndpointGet && errors.As(err, &notFound) && notFound.StatusCode == http.StatusNotFound {
+			if old, now, ok := rt.fallBack(path); ok {
+				c.logger.Warn("ISC answers 404 on the per-service path: this tenant does not serve it yet; using the "+string(fallbackFamily)+" collection's path for this endpoint from now on",
+					"endpoint", endpoint, "path", old, "now", now)
+				moved := c.endpointURL(endpoint)
+				moved.RawQuery = u.RawQuery
+				*u = *moved
+				continue
+			}
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (%w)", ctx.Err(), err)
@@ -288,7 +322,7 @@ func (c *Client) call(ctx context.Context, endpoint string, u *url.URL, decode d
 }
 
 // attempt sends one request and hands a 200 body to decode.
-func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *oauth2.Token, decode decodeFunc) error {
+func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *oauth2.Token, experimental bool, decode decodeFunc) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -297,6 +331,11 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
+	if experimental {
+		// Where, and only where, SailPoint's documents mark the operation
+		// experimental: ISC refuses it without.
+		req.Header.Set("X-SailPoint-Experimental", "true")
+	}
 	tok.SetAuthHeader(req)
 
 	start := c.now()
@@ -316,6 +355,10 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 	defer func() { _ = resp.Body.Close() }()
 	c.clock.observe(resp.Header, start, c.now())
 	code = fmt.Sprint(resp.StatusCode)
+	if d, ok := deprecationOf(resp.Header); ok && c.cfg.Deprecated != nil {
+		d.Endpoint, d.Path = endpoint, u.Path
+		c.cfg.Deprecated(d)
+	}
 	if resp.StatusCode != http.StatusOK {
 		answered = resp.StatusCode < http.StatusInternalServerError
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
@@ -426,7 +469,7 @@ func (t observingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	t.c.health.end(n, start, err == nil && resp.StatusCode < http.StatusInternalServerError)
 	if t.observe != nil {
-		t.observe(endpointToken, code, t.c.now().Sub(start))
+		t.observe(EndpointToken, code, t.c.now().Sub(start))
 	}
 	return resp, err
 }

@@ -102,9 +102,9 @@ func (c *Client) SyncClock(ctx context.Context) error {
 	if _, ok := c.clock.offset(); ok {
 		return nil
 	}
-	u := *c.listURL
+	u := c.endpointURL(EndpointList)
 	u.RawQuery = "limit=1"
-	err := c.call(ctx, endpointList, &u, func(body io.Reader, _ int64) error {
+	err := c.call(ctx, EndpointList, u, func(body io.Reader, _ int64) error {
 		_, err := io.Copy(io.Discard, io.LimitReader(body, maxBody))
 		return err
 	})

@@ -9,27 +9,20 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
-// Paths, scopes and endpoint names (for Config.Observe) of the two small
-// collections the exporter lists besides the activities.
+// Scopes of the two small collections the exporter lists besides the
+// activities, the same in every family.
 const (
-	SourcesPath         = "/v3/sources"
-	ManagedClustersPath = "/v3/managed-clusters"
-
-	// SourcesScope is the least scope the spec lists for GET /v3/sources;
+	// SourcesScope is the least scope the spec lists for listing sources;
 	// sp:scopes:all includes it for an owner of a user level that may list
 	// sources (ORG_ADMIN, SOURCE_ADMIN, SOURCE_SUBADMIN, ROLE_SUBADMIN).
 	SourcesScope = "idn:sources:read"
-	// ManagedClustersScope is the least scope the spec lists for GET
-	// /v3/managed-clusters, for user tokens only (a personal access token)
+	// ManagedClustersScope is the least scope the spec lists for listing
+	// managed clusters, for user tokens only (a personal access token)
 	// whose owner has the user level ORG_ADMIN.
 	ManagedClustersScope = "idn:remote-client:read"
-
-	endpointSources         = "sources"
-	endpointManagedClusters = "managed-clusters"
 )
 
 // Source is the part of ISC's Source schema that the exporter reports, as
@@ -87,7 +80,7 @@ type wireCluster struct {
 
 // ListSources returns every source of the tenant, sorted by id.
 func (c *Client) ListSources(ctx context.Context) ([]Source, error) {
-	return listAll(ctx, c, endpointSources, SourcesPath, "id", "sources", func(w *wireSource) (Source, string) {
+	return listAll(ctx, c, EndpointSources, "id", "sources", func(w *wireSource) (Source, string) {
 		s := Source{ID: w.ID, Name: w.Name, Type: w.Type, Connector: w.Connector, Authoritative: w.Authoritative,
 			Healthy: w.Healthy, Status: w.Status}
 		if w.Cluster != nil {
@@ -106,7 +99,7 @@ func (c *Client) ListSources(ctx context.Context) ([]Source, error) {
 // appliances) of the tenant, sorted by id.
 func (c *Client) ListManagedClusters(ctx context.Context) ([]ManagedCluster, error) {
 	// The spec documents no sorters for this path.
-	return listAll(ctx, c, endpointManagedClusters, ManagedClustersPath, "", "managed clusters", func(w *wireCluster) (ManagedCluster, string) {
+	return listAll(ctx, c, EndpointManagedClusters, "", "managed clusters", func(w *wireCluster) (ManagedCluster, string) {
 		return ManagedCluster{ID: w.ID, Name: w.Name, Type: w.Type, Status: w.Status, Operational: w.Operational}, w.ID
 	})
 }
@@ -123,12 +116,7 @@ const (
 // are keyed by id: one delivered twice (a record created while paging shifts
 // the others by one) is kept once, the later copy; records without an id are
 // skipped. The result is sorted by id.
-func listAll[W, T any](ctx context.Context, c *Client, endpoint, path, sorter, what string, convert func(*W) (T, string)) ([]T, error) {
-	u, err := url.Parse(strings.TrimRight(c.cfg.BaseURL, "/"))
-	if err != nil {
-		return nil, err // New checked it
-	}
-	u = u.JoinPath(path)
+func listAll[W, T any](ctx context.Context, c *Client, endpoint, sorter, what string, convert func(*W) (T, string)) ([]T, error) {
 	limit := c.cfg.PageSize
 	var (
 		out     []T
@@ -146,14 +134,15 @@ func listAll[W, T any](ctx context.Context, c *Client, endpoint, path, sorter, w
 		if sorter != "" {
 			q.Set("sorters", sorter)
 		}
-		pu := *u
+		pu := c.endpointURL(endpoint)
 		pu.RawQuery = q.Encode()
-		err := c.call(ctx, endpoint, &pu, func(body io.Reader, _ int64) error {
+		err := c.call(ctx, endpoint, pu, func(body io.Reader, _ int64) error {
 			wires = wires[:0]
 			return decodeArray(body, &wires)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("list %s at offset %d: %w", what, offset, err)
+			path, _ := c.routes[endpoint].current()
+			return nil, fmt.Errorf("list %s (%s) at offset %d: %w", what, path, offset, err)
 		}
 		dups := 0
 		for i := range wires {
@@ -178,9 +167,7 @@ func listAll[W, T any](ctx context.Context, c *Client, endpoint, path, sorter, w
 			return nil, fmt.Errorf("list %s: ISC answered offset %d with records already read; it may ignore offset", what, offset)
 		}
 	}
-	if noID > 0 {
-		c.logger.Warn("ISC listed records without an id; they are not reported", "what", what, "records", noID, "of", decoded)
-	}
+	c.unexpected(endpoint, UnexpectedMissingID, noID > 0, "ISC listed records without an id; they are not reported", "what", what, "records", noID, "of", decoded)
 	keys := make([]string, 0, len(index))
 	for id := range index {
 		keys = append(keys, id)

@@ -159,25 +159,28 @@ func fmtAll(cs []ManagedCluster) string {
 func TestListRefusedIsNotRetried(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		family string
-		status int
-		is     error
-		list   func(*Client) error
+		family   string
+		api      Family
+		status   int
+		is       error
+		list     func(*Client) error
+		requests int // a 404 on a per-service path is asked again, once, at the year collection's
 	}{
-		{"sources", http.StatusForbidden, ErrForbidden, func(c *Client) error { _, err := c.ListSources(t.Context()); return err }},
-		{"sources", http.StatusNotFound, ErrNotFound, func(c *Client) error { _, err := c.ListSources(t.Context()); return err }},
-		{"managed-clusters", http.StatusForbidden, ErrForbidden, func(c *Client) error { _, err := c.ListManagedClusters(t.Context()); return err }},
+		{"sources", FamilyV1, http.StatusForbidden, ErrForbidden, func(c *Client) error { _, err := c.ListSources(t.Context()); return err }, 1},
+		{"sources", FamilyV1, http.StatusNotFound, ErrNotFound, func(c *Client) error { _, err := c.ListSources(t.Context()); return err }, 2},
+		{"sources", FamilyV3, http.StatusNotFound, ErrNotFound, func(c *Client) error { _, err := c.ListSources(t.Context()); return err }, 1},
+		{"managed-clusters", FamilyV1, http.StatusForbidden, ErrForbidden, func(c *Client) error { _, err := c.ListManagedClusters(t.Context()); return err }, 1},
 	} {
-		t.Run(tc.family+" "+strconv.Itoa(tc.status), func(t *testing.T) {
+		t.Run(tc.family+" "+string(tc.api)+" "+strconv.Itoa(tc.status), func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, simtenant.Config{Seed: 4}, nil)
+			e := newEnv(t, simtenant.Config{Seed: 4}, func(c *Config) { c.API = tc.api })
 			e.tenant.Deny(tc.family, tc.status)
 			err := tc.list(e.client)
 			if !errors.Is(err, tc.is) {
 				t.Fatalf("err = %v, want one matching %v", err, tc.is)
 			}
-			if n := len(e.requestsTo(tc.family)); n != 1 {
-				t.Errorf("%d requests, want 1", n)
+			if n := len(e.requestsTo(tc.family)); n != tc.requests {
+				t.Errorf("%d requests, want %d", n, tc.requests)
 			}
 		})
 	}
@@ -273,9 +276,9 @@ func TestListMalformedPage(t *testing.T) {
 		t.Run(body, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, simtenant.Config{Seed: 6}, func(c *Config) { c.MaxRetries = 1 })
-			rewriting(t, e, SourcesPath, func(int, *http.Request, []byte) []byte { return []byte(body) })
+			rewriting(t, e, "/sources/v1", func(int, *http.Request, []byte) []byte { return []byte(body) })
 			_, err := e.client.ListSources(t.Context())
-			if err == nil || !strings.Contains(err.Error(), "list sources at offset 0") {
+			if err == nil || !strings.Contains(err.Error(), "list sources (/sources/v1) at offset 0") {
 				t.Fatalf("err = %v, want a malformed answer", err)
 			}
 			if n := len(e.requestsTo("sources")); n != 2 {
@@ -285,7 +288,7 @@ func TestListMalformedPage(t *testing.T) {
 	}
 	// Malformed once, then fine: the retry reads it.
 	e := newEnv(t, simtenant.Config{Seed: 6}, nil)
-	rewriting(t, e, SourcesPath, func(n int, _ *http.Request, body []byte) []byte {
+	rewriting(t, e, "/sources/v1", func(n int, _ *http.Request, body []byte) []byte {
 		if n == 1 {
 			return body[:len(body)/2]
 		}
@@ -301,7 +304,7 @@ func TestListMalformedPage(t *testing.T) {
 func TestListDeduplicatesAndSorts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 7}, func(c *Config) { c.PageSize = 2 })
-	rewriting(t, e, ManagedClustersPath, func(_ int, r *http.Request, body []byte) []byte {
+	rewriting(t, e, "/managed-clusters/v1", func(_ int, r *http.Request, body []byte) []byte {
 		switch r.URL.Query().Get("offset") {
 		case "0": // reversed, plus one without an id
 			return []byte(`[{"id":"b","name":"B","status":"NORMAL"},{"id":"a","name":"A","status":"WARNING","operational":true}]`)
@@ -333,7 +336,7 @@ func TestListDeduplicatesAndSorts(t *testing.T) {
 func TestListStopsWhenOffsetIsIgnored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 8}, func(c *Config) { c.PageSize = 2 })
-	rewriting(t, e, SourcesPath, func(int, *http.Request, []byte) []byte {
+	rewriting(t, e, "/sources/v1", func(int, *http.Request, []byte) []byte {
 		return []byte(`[{"id":"a"},{"id":"b"}]`)
 	})
 	_, err := e.client.ListSources(t.Context())
@@ -348,7 +351,7 @@ func TestListStopsWhenOffsetIsIgnored(t *testing.T) {
 func TestSourceSinceForms(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 9}, nil)
-	rewriting(t, e, SourcesPath, func(int, *http.Request, []byte) []byte {
+	rewriting(t, e, "/sources/v1", func(int, *http.Request, []byte) []byte {
 		return []byte(`[
 			{"id":"a","since":"2021-09-28T15:48:29.3801666300Z","healthy":false,"status":"SOURCE_STATE_SOMETHING_NEW"},
 			{"id":"b","since":"yesterday","healthy":null,"status":null,"cluster":null},

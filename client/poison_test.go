@@ -118,7 +118,7 @@ func TestScanIsolatesARecordTooLargeToRead(t *testing.T) {
 	// Wherever the record is in a page, it carries a field of maxBody bytes,
 	// streamed, in a page of the announced length, as the tenant answers.
 	start := []byte(`{"id":"` + poisoned.ID + `"`)
-	streaming(t, e, DefaultActivitiesPath, func(_ int, _ *http.Request, body []byte) (io.Reader, int64) {
+	streaming(t, e, "/account-activities/v1", func(_ int, _ *http.Request, body []byte) (io.Reader, int64) {
 		i := bytes.Index(body, start)
 		if i < 0 {
 			return bytes.NewReader(body), int64(len(body))

@@ -108,9 +108,8 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 		elements := len(res.modified)
 		full := elements == limit
 		next := advance(cur, res.modified)
-		if !sortedByModified(res.modified) {
-			c.logger.Warn("ISC returned a page not sorted by modified; records may be missed", "from", formatTimestamp(cur.Modified))
-		}
+		c.unexpected(EndpointList, UnexpectedUnsorted, !sortedByModified(res.modified),
+			"ISC returned a page not sorted by modified; records may be missed", "from", formatTimestamp(cur.Modified))
 
 		page := res.activities
 		fresh := 0
@@ -297,9 +296,9 @@ func sortedByModified(modified []time.Time) bool {
 
 // listPage reads one page of at most limit activities at cur into res.
 func (c *Client) listPage(ctx context.Context, d *pageDecoder, cur Cursor, limit int, res *listResult) error {
-	u := *c.listURL
+	u := c.endpointURL(EndpointList)
 	u.RawQuery = listQuery(cur, limit)
-	err := c.call(ctx, endpointList, &u, func(body io.Reader, length int64) error {
+	err := c.call(ctx, EndpointList, u, func(body io.Reader, length int64) error {
 		return d.decodeList(body, length, res)
 	})
 	if err != nil {

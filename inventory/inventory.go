@@ -105,7 +105,7 @@ func NewSources(l SourceLister, opts Options) *Inventory {
 		forbidden: "ISC refused to list sources (HTTP 403): the token needs the scope " + client.SourcesScope +
 			" (sp:scopes:all includes it) and an owner with the user level ORG_ADMIN, SOURCE_ADMIN, SOURCE_SUBADMIN or ROLE_SUBADMIN; " +
 			unaffected("source", "--sources.refresh-interval", "--no-collector.sources"),
-		notFound: "ISC has no " + client.SourcesPath + " on this tenant (HTTP 404); " + unaffected("source", "--sources.refresh-interval", "--no-collector.sources"),
+		notFound: "ISC has no sources list at the path the exporter uses on this tenant (HTTP 404; the error names the path, sailpoint_api_path_info shows it); " + unaffected("source", "--sources.refresh-interval", "--no-collector.sources"),
 	}, opts, defaultMaxSources)
 	inv.fetch = func(ctx context.Context) ([]prometheus.Metric, int, error) {
 		list, err := l.ListSources(ctx)
@@ -145,7 +145,7 @@ func NewManagedClusters(l ClusterLister, opts Options) *Inventory {
 		forbidden: "ISC refused to list managed clusters (HTTP 403): the token needs the scope " + client.ManagedClustersScope +
 			" (sp:scopes:all includes it), which ISC grants to personal access tokens whose owner has the user level ORG_ADMIN, not to API clients; " +
 			unaffected("cluster", "--managed-clusters.refresh-interval", "--no-collector.managed-clusters"),
-		notFound: "ISC has no " + client.ManagedClustersPath + " on this tenant (HTTP 404); " + unaffected("cluster", "--managed-clusters.refresh-interval", "--no-collector.managed-clusters"),
+		notFound: "ISC has no managed clusters list at the path the exporter uses on this tenant (HTTP 404; the error names the path, sailpoint_api_path_info shows it); " + unaffected("cluster", "--managed-clusters.refresh-interval", "--no-collector.managed-clusters"),
 	}, opts, defaultMaxClusters)
 	inv.fetch = func(ctx context.Context) ([]prometheus.Metric, int, error) {
 		list, err := l.ListManagedClusters(ctx)

@@ -108,7 +108,7 @@ func newInvStack(t *testing.T, max int, rw *rewrite) *invStack {
 	isc, err := client.New(client.Config{
 		BaseURL: base, ClientID: simClientID, ClientSecret: simClientSecret,
 		RequestsPerSecond: 500, MaxRetries: 2, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
-		Observe: apimetrics.New(reg).Observe, Logger: logger,
+		Observe: apimetrics.New(reg, nil).Observe, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +326,7 @@ func TestInventoryFailures(t *testing.T) {
 			log: []string{"ISC refused to list sources (HTTP 403)", "idn:sources:read", "ORG_ADMIN, SOURCE_ADMIN, SOURCE_SUBADMIN or ROLE_SUBADMIN", "activity metrics are not affected", "--no-collector.sources"}},
 		{name: "sources 404", fail: func(s *invStack) { s.tenant.Deny("sources", http.StatusNotFound) },
 			heal: func(s *invStack) { s.tenant.Deny("sources", 0) }, level: "ERROR",
-			log: []string{"ISC has no /v3/sources on this tenant (HTTP 404)"}},
+			log: []string{"ISC has no sources list at the path the exporter uses on this tenant (HTTP 404", "/v2025/sources"}},
 		{name: "sources 5xx", fail: func(s *invStack) { s.tenant.FailSourcesNext(3*3, http.StatusServiceUnavailable) },
 			heal: func(*invStack) {}, level: "INFO",
 			log: []string{"listing sources from ISC failed", "HTTP 503"}},
@@ -335,7 +335,7 @@ func TestInventoryFailures(t *testing.T) {
 			log: []string{"ISC refused to list managed clusters (HTTP 403)", "idn:remote-client:read", "ORG_ADMIN", "not to API clients", "--no-collector.managed-clusters"}},
 		{name: "clusters 404", clusters: true, fail: func(s *invStack) { s.tenant.Deny("managed-clusters", http.StatusNotFound) },
 			heal: func(s *invStack) { s.tenant.Deny("managed-clusters", 0) }, level: "ERROR",
-			log: []string{"ISC has no /v3/managed-clusters on this tenant (HTTP 404)"}},
+			log: []string{"ISC has no managed clusters list at the path the exporter uses on this tenant (HTTP 404", "/v2025/managed-clusters"}},
 		{name: "clusters 5xx", clusters: true, fail: func(s *invStack) { s.tenant.FailClustersNext(3*3, http.StatusInternalServerError) },
 			heal: func(*invStack) {}, level: "INFO", log: []string{"listing managed clusters from ISC failed", "HTTP 500"}},
 	} {
@@ -403,7 +403,7 @@ func TestInventoryMalformedPage(t *testing.T) {
 	t.Parallel()
 	var bad bool
 	var mu sync.Mutex
-	s := newInvStack(t, 0, &rewrite{path: client.SourcesPath, body: func(_ int, b []byte) []byte {
+	s := newInvStack(t, 0, &rewrite{path: "/sources/v1", body: func(_ int, b []byte) []byte {
 		mu.Lock()
 		defer mu.Unlock()
 		if bad {
@@ -445,7 +445,7 @@ func TestInventoryOddValues(t *testing.T) {
 	long := strings.Repeat("é", 100) // 200 bytes
 	cut := strings.Repeat("é", 64)   // 128
 	id := strings.Repeat("a", 130)
-	s := newInvStack(t, 0, &rewrite{path: client.SourcesPath, body: func(int, []byte) []byte {
+	s := newInvStack(t, 0, &rewrite{path: "/sources/v1", body: func(int, []byte) []byte {
 		return fmt.Appendf(nil, `[
 			{"id":%q,"name":%q,"type":"","connector":null,"status":"SOURCE_STATE_QUANTUM","healthy":true,"since":"2026-03-09T07:59:00.123456789Z"},
 			{"id":%q,"name":"the same id once cut"},
