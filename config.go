@@ -106,7 +106,7 @@ func newApp() (*kingpin.Application, *settings) {
 	app.Flag("activities.max-sources", "Deprecated name of --sources.max.").
 		Hidden().Envar("SAIL_ACTIVITIES_MAX_SOURCES").SetValue(&s.oldMaxSources)
 	app.Flag("activities.scrape-timeout-offset", "With --activities.refresh-interval=0, how much of the scrape timeout is left for answering the scrape.").
-		Default("500ms").DurationVar(&s.timeoutOffset)
+		Default("500ms").Envar("SAIL_ACTIVITIES_SCRAPE_TIMEOUT_OFFSET").DurationVar(&s.timeoutOffset)
 	app.Flag("collector.sources", "List the sources (GET /sources/v1, scope "+client.SourcesScope+") for their names and health.").
 		Default("true").Envar("SAIL_COLLECTOR_SOURCES").BoolVar(&s.sources)
 	app.Flag("collector.managed-clusters", "List the managed (virtual appliance) clusters (GET /managed-clusters/v1, scope "+client.ManagedClustersScope+", user level ORG_ADMIN) for their status.").
@@ -219,6 +219,31 @@ func (s *settings) maxSources() int {
 		return s.oldMaxSources.n
 	}
 	return defaultMaxSources
+}
+
+// Retention of ISC, which bounds what a lookback can read: account
+// activities are kept at most 60 days (production), task status 90.
+const (
+	maxActivitiesLookback = 60 * 24 * time.Hour
+)
+
+// adjust caps the lookbacks beyond what ISC keeps, and returns the lines to
+// log, once at start, for settings that work but not as given: those
+// lookbacks, old names, a URL with a path.
+func (s *settings) adjust() []string {
+	var out []string
+	if u, err := url.Parse(s.url); err == nil && strings.Trim(u.Path, "/") != "" {
+		out = append(out, fmt.Sprintf("--isc.url has a path (%s): it is kept as a prefix of every API path; ISC's API URL has none (https://TENANT.api.identitynow.com)", u.Path))
+	}
+	if s.lookback > maxActivitiesLookback {
+		out = append(out, fmt.Sprintf("--activities.lookback=%s is beyond what ISC keeps of account activities (60 days): using %s", s.lookback, maxActivitiesLookback))
+		s.lookback = maxActivitiesLookback
+	}
+	if s.aggLookback > aggregations.MaxLookback {
+		out = append(out, fmt.Sprintf("--aggregations.lookback=%s is beyond what ISC keeps of task status (90 days): using %s", s.aggLookback, aggregations.MaxLookback))
+		s.aggLookback = aggregations.MaxLookback
+	}
+	return append(out, s.deprecations()...)
 }
 
 // deprecations are the lines to log, once at start, for settings given
@@ -343,6 +368,14 @@ func checkURL(flag, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("%s %q is not an absolute URL such as https://acme.api.identitynow.com", flag, raw)
+	}
+	switch {
+	case u.User != nil:
+		return fmt.Errorf("%s must not hold a user or password (the client id and secret go in SAIL_CLIENT_ID and SAIL_CLIENT_SECRET): use https://%s", flag, u.Host)
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("%s must not have a query (?%s): use https://%s", flag, u.RawQuery, u.Host)
+	case u.Fragment != "":
+		return fmt.Errorf("%s must not have a fragment (#%s): use https://%s", flag, u.Fragment, u.Host)
 	}
 	switch u.Scheme {
 	case "https":

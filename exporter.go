@@ -38,6 +38,8 @@ type exporter struct {
 	inventories []*inventory.Inventory
 	// aggregations is nil when --aggregations.refresh-interval is 0.
 	aggregations *aggregations.Refresher
+	isc          *client.Client
+	endpoints    []string                // of the areas that are on, for the check at start
 	background   []func(context.Context) // each area's background loop, joined on shutdown
 	demo         *simtenant.Tenant       // nil unless --demo
 }
@@ -78,6 +80,7 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		return nil, err
 	}
 	e.registry.MustRegister(apimetrics.NewClockOffset(isc.ClockOffset), apimetrics.NewPaths(isc.Paths))
+	e.isc, e.endpoints = isc, []string{client.EndpointList}
 	if s.stateFile != "" {
 		id := state.Identity{URL: cfg.BaseURL, ClientID: cfg.ClientID}
 		if e.state, err = state.Open(s.stateFile, id, e.registry, logger.With("component", "state")); err != nil {
@@ -106,12 +109,14 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 		src := inventory.NewSources(isc, inventory.Options{Max: s.maxSources(), Interval: s.sourcesPeriod(), Logger: areaLogger})
 		e.registry.MustRegister(src)
 		e.inventories = append(e.inventories, src)
+		e.endpoints = append(e.endpoints, client.EndpointSources)
 		e.background = append(e.background, func(ctx context.Context) { src.Run(ctx, s.sourcesPeriod()) })
 	}
 	if s.clusters {
 		clusters := inventory.NewManagedClusters(isc, inventory.Options{Interval: s.clustersPeriod(), Logger: areaLogger})
 		e.registry.MustRegister(clusters)
 		e.inventories = append(e.inventories, clusters)
+		e.endpoints = append(e.endpoints, client.EndpointManagedClusters)
 		e.background = append(e.background, func(ctx context.Context) { clusters.Run(ctx, s.clustersPeriod()) })
 	}
 	if period := s.aggregationsPeriod(); period > 0 {
@@ -125,9 +130,31 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 			Logger:     areaLogger,
 		})
 		e.registry.MustRegister(e.aggregations.Collector())
+		e.endpoints = append(e.endpoints, client.EndpointTaskStatus)
 		e.background = append(e.background, func(ctx context.Context) { e.aggregations.Run(ctx, period) })
 	}
 	return e, nil
+}
+
+// checkTimeout bounds the check at start: a network that answers says what
+// is wrong well within it.
+const checkTimeout = 5 * time.Second
+
+// check asks ISC, before serving, for a token and the smallest page of every
+// area that is on, without retries, and says what is wrong with each in one
+// line: a misspelled URL, a TLS mismatch or a missing scope is said at once,
+// not after the retries of a first refresh. It never stops the exporter:
+// ISC may come back, and sailpoint_up says meanwhile.
+func (e *exporter) check(ctx context.Context, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	for _, p := range e.isc.Check(ctx, e.endpoints...) {
+		level := slog.LevelError
+		if p.Kind == client.ProblemRateLimited {
+			level = slog.LevelWarn
+		}
+		logger.Log(ctx, level, "check at start: "+p.Advice, "endpoint", p.Endpoint, "path", p.Path, "problem", p.Kind, "err", p.Err)
+	}
 }
 
 // start runs the background work in g until ctx ends: each area's loop and

@@ -57,7 +57,7 @@ func run(args []string) int {
 	if warning != "" {
 		logger.Warn(warning)
 	}
-	for _, line := range s.deprecations() {
+	for _, line := range s.adjust() {
 		logger.Warn(line)
 	}
 	logger.Info("Starting "+exporterName, "version", version.Info())
@@ -77,6 +77,7 @@ func run(args []string) int {
 		return 1
 	}
 
+	e.check(ctx, logger.With("component", "client"))
 	g, ctx := errgroup.WithContext(ctx)
 	e.start(ctx, g)
 	serve(ctx, g, handler, s, logger)

@@ -147,7 +147,7 @@ func BenchmarkScrape(b *testing.B) {
 			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: func() time.Time { return now }})
 			r.tracker.startCounting(now)
 			synthetic(r.tracker, n, now)
-			r.publish()
+			r.publish(true)
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(r.Collector())
 			h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
@@ -182,7 +182,7 @@ func BenchmarkScrapeOverhead(b *testing.B) {
 			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: func() time.Time { return now }})
 			r.tracker.startCounting(now)
 			syntheticSources(r.tracker, 1_000_000, sources, now)
-			r.publish()
+			r.publish(true)
 			s := r.publisher.Current()
 
 			ours := prometheus.NewRegistry()

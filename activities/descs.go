@@ -19,16 +19,16 @@ type descs struct {
 	errors, warnings, durations, oldestIncomplete *prometheus.Desc
 }
 
-func newDescs() *descs {
+func newDescs(persisted bool) *descs {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("sailpoint_"+name, help, labels, nil)
 	}
-	return &descs{
+	out := &descs{
 		status: area.StatusDescs{
 			Up: d("up",
 				"1 if the last refresh from ISC got every answer it asked for, 0 if it failed; the other metrics then keep their last known values."),
 			LastSuccess: d("last_refresh_success_timestamp_seconds",
-				"Unix time at which a refresh last caught up with ISC."),
+				"Unix time at which a refresh last caught up with ISC and its values were published (persisted first, with a state file)."),
 			Duration: d("refresh_duration_seconds",
 				"How long the last refresh took."),
 		},
@@ -59,6 +59,11 @@ func newDescs() *descs {
 			"Creation time of the oldest account activity not yet terminal, of any age, among those the exporter has seen.",
 			lType),
 	}
+	if persisted {
+		out.status.HeldBack = d("refresh_held_back",
+			"1 while the values the last refresh read are held back, unpublished, because the state file cannot be written (a full volume, say); the last success timestamp then stands still.")
+	}
+	return out
 }
 
 // data are the descs of the tracker's metrics, for Describe.

@@ -87,7 +87,7 @@ func TestExemplarsCarryTheLatestFailedActivity(t *testing.T) {
 		clk.Advance(s.advance)
 		r.tracker.apply(&s.a)
 	}
-	r.publish()
+	r.publish(true)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(r.Collector())
 

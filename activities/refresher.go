@@ -144,7 +144,7 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	if opts.ISCNow == nil {
 		opts.ISCNow = opts.Now
 	}
-	d := newDescs()
+	d := newDescs(opts.State != nil)
 	r := &Refresher{
 		source:    source,
 		opts:      opts,
@@ -162,24 +162,25 @@ func NewRefresher(source Source, opts Options) *Refresher {
 		r.collector = area.Collectors{r.publisher, opts.Shared.Collector()}
 	}
 	r.shared = opts.Shared.Source()
-	if opts.State != nil {
-		r.restore(opts.State)
+	if opts.State == nil || !r.restore(opts.State) {
+		// sailpoint_up 0 from the first scrape on, until a refresh succeeds.
+		r.publisher.Publish(r.status, nil)
 	}
 	return r
 }
 
 // restore attaches the Refresher to the state file and resumes from what the
 // file held for it; a section it cannot use is rejected, and counting
-// starts afresh.
-func (r *Refresher) restore(f *state.File) {
+// starts afresh. It reports whether it resumed.
+func (r *Refresher) restore(f *state.File) bool {
 	body, ok := f.Attach(state.SectionActivities, r)
 	if !ok {
-		return
+		return false
 	}
 	t, p, err := decodeState(body, r.tracker)
 	if err != nil {
 		f.Reject(state.SectionActivities, err)
-		return
+		return false
 	}
 	r.tracker = t
 	r.cursor, r.readSince, r.primed, r.status.LastSuccess = p.cursor, p.readSince, p.primed, p.lastSuccess
@@ -188,6 +189,7 @@ func (r *Refresher) restore(f *state.File) {
 	// What was loaded is what the file holds: served without writing it again.
 	r.store()
 	r.ready.Store(true)
+	return true
 }
 
 // EncodeState implements state.Section: the tracker and the position as the
@@ -230,17 +232,16 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	cut := err != nil && ctx.Err() != nil && pages > 0
 	r.status.Up = err == nil || cut
 	r.status.Refreshed, r.status.Duration = true, r.now().Sub(start)
+	newlyPrimed := err == nil && !r.primed
 	if err == nil {
 		r.mu.Lock()
-		r.status.LastSuccess = r.now()
-		newlyPrimed := !r.primed
 		r.primed = true
 		r.mu.Unlock()
-		if newlyPrimed {
-			r.logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
-		}
 	}
-	r.publish()
+	r.publish(err == nil)
+	if newlyPrimed {
+		r.logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
+	}
 	r.ready.Store(true)
 
 	switch {
@@ -296,7 +297,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 			// Progress of a long refresh: what it read so far, with the
 			// previous refresh's up, since only a finished refresh decides it.
 			lastPublish = now
-			r.publish()
+			r.publish(false)
 		}
 		return nil
 	})
@@ -359,20 +360,32 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // publish sweeps the tracker, persists it and swaps in a new snapshot built
-// from it. Persist before publish: a value served is never ahead of the
-// state file, or a kill would take it back after the restart (a counter
-// going down reads as a reset to Prometheus). If the write fails, the
-// counters stay at what the file holds; only the refresh status moves on.
-func (r *Refresher) publish() {
+// from it; a refresh that caught up (succeeded) moves the last success.
+// Persist before publish: a value served is never ahead of the state file,
+// or a kill would take it back after the restart (a counter going down
+// reads as a reset to Prometheus). If the write fails, the counters stay at
+// what the file holds, the values read are held back, and so is the last
+// success: "success" means values published, and a volume that is full
+// shows as data that does not move.
+func (r *Refresher) publish(succeeded bool) {
 	r.mu.Lock()
 	r.tracker.sweep()
+	prev := r.status.LastSuccess
+	if succeeded {
+		r.status.LastSuccess = r.now()
+	}
 	r.mu.Unlock()
 	if r.opts.State != nil {
 		if err := r.opts.State.Write(); err != nil {
+			r.mu.Lock()
+			r.status.LastSuccess = prev
+			r.mu.Unlock()
+			r.status.HeldBack = true
 			r.publisher.PublishStatus(r.status)
 			return
 		}
 	}
+	r.status.HeldBack = false
 	r.store()
 }
 

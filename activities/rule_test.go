@@ -37,7 +37,7 @@ func run(t *testing.T, lookback time.Duration, maxTypes, maxSources int, steps [
 			r.tracker.apply(&s.apply[i])
 		}
 	}
-	r.publish()
+	r.publish(true)
 	return r
 }
 
@@ -313,7 +313,7 @@ func TestForgottenActivityIsNotCountedAgain(t *testing.T) {
 	again := done
 	again.Modified = at(2*day + time.Minute)
 	r.tracker.apply(&again)
-	r.publish()
+	r.publish(true)
 	want := `
 # HELP sailpoint_account_activities_completed_total Account activities seen reaching a terminal state since counting started, each counted once; a FAILURE series carries the latest failed activity's id as an exemplar.
 # TYPE sailpoint_account_activities_completed_total counter

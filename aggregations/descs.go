@@ -26,16 +26,16 @@ type descs struct {
 	oldestInProgress, durations          *prometheus.Desc
 }
 
-func newDescs() *descs {
+func newDescs(persisted bool) *descs {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("sailpoint_"+name, help, labels, nil)
 	}
-	return &descs{
+	out := &descs{
 		status: area.StatusDescs{
 			Up: d("aggregations_up",
 				"1 if the last read of ISC's task status got every answer it asked for, 0 if it failed; the other aggregation metrics then keep their last values."),
 			LastSuccess: d("aggregations_last_success_timestamp_seconds",
-				"Unix time at which the task status was last read from ISC in full."),
+				"Unix time at which the task status was last read from ISC in full and what it said published."),
 		},
 		completed: d("source_aggregations_completed_total",
 			"Aggregations seen finished, each counted once, if they finished after counting started and within the lookback; an ERROR, TERMINATED or TEMPERROR series carries the latest such task's id as an exemplar.",
@@ -53,6 +53,11 @@ func newDescs() *descs {
 			"Time from launch (creation where ISC gives no launch) to completion of counted aggregations.",
 			lType, lStatus),
 	}
+	if persisted {
+		out.status.HeldBack = d("aggregations_held_back",
+			"1 while the aggregations the last read found are held back, unpublished, because the state file cannot be written; their last success timestamp then stands still.")
+	}
+	return out
 }
 
 func (d *descs) data() []*prometheus.Desc {

@@ -127,7 +127,7 @@ func NewRefresher(lister Lister, opts Options) *Refresher {
 	if opts.ISCNow == nil {
 		opts.ISCNow = opts.Now
 	}
-	d := newDescs()
+	d := newDescs(opts.State != nil)
 	r := &Refresher{
 		lister:    lister,
 		opts:      opts,
@@ -204,17 +204,12 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	start := r.now()
 	err := r.read(ctx)
 	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		r.publish()
+		r.publish(false)
 		return err // shutting down: nothing to say about ISC
 	}
 	r.status.Up = err == nil
 	r.status.Refreshed, r.status.Duration = true, r.now().Sub(start)
-	if err == nil {
-		r.mu.Lock()
-		r.status.LastSuccess = r.now()
-		r.mu.Unlock()
-	}
-	r.publish()
+	r.publish(err == nil)
 	if err != nil {
 		r.failed(err)
 		return err
@@ -374,19 +369,30 @@ func (r *Refresher) rejectAll(rejected []client.Rejection) {
 	}
 }
 
-// publish sweeps the tracker, persists it and swaps in a new snapshot.
-// Persist before publish, as every area: if the write fails, the counters
-// stay at what the file holds; only the status moves on.
-func (r *Refresher) publish() {
+// publish sweeps the tracker, persists it and swaps in a new snapshot; a
+// read that got every answer (succeeded) moves the last success. Persist
+// before publish, as every area: if the write fails, the counters stay at
+// what the file holds, and the values read and the last success are held
+// back.
+func (r *Refresher) publish(succeeded bool) {
 	r.mu.Lock()
 	r.tracker.sweep()
+	prev := r.status.LastSuccess
+	if succeeded {
+		r.status.LastSuccess = r.now()
+	}
 	r.mu.Unlock()
 	if r.opts.State != nil {
 		if err := r.opts.State.Write(); err != nil {
+			r.mu.Lock()
+			r.status.LastSuccess = prev
+			r.mu.Unlock()
+			r.status.HeldBack = true
 			r.publisher.PublishStatus(r.status)
 			return
 		}
 	}
+	r.status.HeldBack = false
 	r.store()
 }
 

@@ -9,16 +9,22 @@ import (
 
 // Status is how an area's refreshes have gone.
 type Status struct {
-	Up          bool
-	LastSuccess time.Time     // zero before the first successful refresh
+	Up bool
+	// LastSuccess is when a refresh's values were last published: zero
+	// before the first. A refresh whose values are held back does not move
+	// it, so that a staleness alert sees values that do not move.
+	LastSuccess time.Time
 	Duration    time.Duration // of the last refresh
 	Refreshed   bool          // a refresh has ended, successfully or not
+	// HeldBack is set while the values read cannot be published because the
+	// state file cannot be written (a full volume, say).
+	HeldBack bool
 }
 
 // StatusDescs are the metrics that say an area's Status; a nil one is not
 // exported.
 type StatusDescs struct {
-	Up, LastSuccess, Duration *prometheus.Desc
+	Up, LastSuccess, Duration, HeldBack *prometheus.Desc
 }
 
 func (d StatusDescs) metrics(st Status) []prometheus.Metric {
@@ -31,6 +37,9 @@ func (d StatusDescs) metrics(st Status) []prometheus.Metric {
 	}
 	if d.Duration != nil && st.Refreshed {
 		out = append(out, prometheus.MustNewConstMetric(d.Duration, prometheus.GaugeValue, st.Duration.Seconds()))
+	}
+	if d.HeldBack != nil {
+		out = append(out, prometheus.MustNewConstMetric(d.HeldBack, prometheus.GaugeValue, Bool(st.HeldBack)))
 	}
 	return out
 }
@@ -95,7 +104,7 @@ func (p *Publisher) MarkDown() bool {
 
 // Describe implements prometheus.Collector.
 func (p *Publisher) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{p.status.Up, p.status.LastSuccess, p.status.Duration} {
+	for _, d := range []*prometheus.Desc{p.status.Up, p.status.LastSuccess, p.status.Duration, p.status.HeldBack} {
 		if d != nil {
 			ch <- d
 		}
