@@ -98,6 +98,14 @@ func TestCommandLine(t *testing.T) {
 			"demo", "--web.listen-address", "--web.config.file", "--web.telemetry-path", "--log.level", "--log.format", "version",
 		}},
 		{name: "version", args: []string{"--version"}, want: []string{"sailpoint_exporter, version"}},
+		{name: "user info in the URL", args: []string{"--isc.url=https://id:secret@acme.api.identitynow.com", "--isc.client-id=x"}, wantCode: 1,
+			want: []string{"--isc.url must not hold a user or password", "use https://acme.api.identitynow.com"}},
+		{name: "a query in the URL", args: []string{"--isc.url=https://acme.api.identitynow.com/?tenant=acme", "--isc.client-id=x"}, wantCode: 1,
+			want: []string{"--isc.url must not have a query (?tenant=acme)"}},
+		{name: "a fragment in the URL", args: []string{"--isc.url=https://acme.api.identitynow.com#v3", "--isc.client-id=x"}, wantCode: 1,
+			want: []string{"--isc.url must not have a fragment (#v3)"}},
+		{name: "an unknown API version", args: []string{"--isc.url=https://acme.api.identitynow.com", "--isc.client-id=x", "--isc.api-version=v4"}, wantCode: 1,
+			want: []string{"--isc.api-version: unknown API version \"v4\": one of v1, v3, v2024, v2025, v2026, beta"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,5 +219,36 @@ func TestUnwritableStateDirectoryRefusesToStart(t *testing.T) {
 	}
 	if len(errs) != 1 || !strings.Contains(errs[0], "the state file's directory /proc/sailpoint cannot be written") {
 		t.Fatalf("want one error line about the state file's directory:\n%s", out)
+	}
+}
+
+// Settings that work but not as given are said once at start: a lookback
+// beyond what ISC keeps is capped, a URL path is kept as a prefix.
+func TestSettingsSaidAtStart(t *testing.T) {
+	t.Parallel()
+	bin := buildExporter(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--isc.url=http://127.0.0.1:1/prefix", "--isc.client-id=x", "--activities.lookback=87600h",
+		"--aggregations.lookback=8760h", "--web.listen-address=127.0.0.1:0", "--no-collector.sources", "--no-collector.managed-clusters")
+	cmd.Env = []string{"SAIL_CLIENT_SECRET=x"}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	want := []string{
+		`--activities.lookback=87600h0m0s is beyond what ISC keeps of account activities (60 days): using 1440h0m0s`,
+		`--aggregations.lookback=8760h0m0s is beyond what ISC keeps of task status (90 days): using 2160h0m0s`,
+		`--isc.url has a path (/prefix): it is kept as a prefix of every API path`,
+	}
+	for !strings.Contains(logs.String(), "check at start") && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, w := range want {
+		if n := strings.Count(logs.String(), w); n != 1 {
+			t.Errorf("said %d times, want once: %s\n%s", n, w, logs.String())
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,6 +135,20 @@ func newApp() (*kingpin.Application, *settings) {
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	return app, s
+}
+
+// stampVersion gives a binary built without the Makefile's -ldflags (go run,
+// go build, go install) the version the Go toolchain stamped from the
+// module (its tag, or a pseudo-version of the commit), so that
+// sailpoint_exporter_build_info and the log say which code runs.
+func stampVersion() {
+	if version.Version != "" {
+		return
+	}
+	version.Version = "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version.Version = bi.Main.Version
+	}
 }
 
 // interval is the background refresh period: the flag's, or the default of

@@ -35,6 +35,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 // a signal or a failure. It returns the exit code once every goroutine it
 // started has ended and every deferred cleanup has run.
 func run(args []string) int {
+	stampVersion()
 	app, s := newApp()
 	if _, err := app.Parse(args); err != nil {
 		app.Errorf("%s, try --help", err)
