@@ -187,7 +187,12 @@ func substitutions(f Family) []string {
 // endpointURL is the URL of an endpoint's list, at the route's path now.
 func (c *Client) endpointURL(endpoint string) *url.URL {
 	path, _ := c.routes[endpoint].current()
-	return c.base.JoinPath(path)
+	u := c.base.JoinPath(path)
+	if !strings.HasPrefix(u.Path, "/") {
+		// JoinPath on a URL without a path gives a relative one.
+		u.Path, u.RawPath = "/"+u.Path, ""
+	}
+	return u
 }
 
 // routeOf is the route of an endpoint: a get goes where the list goes.
