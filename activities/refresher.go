@@ -277,6 +277,13 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 		r.cursor = client.Cursor{Modified: now.Add(-r.opts.Lookback).Truncate(time.Millisecond)}
 		r.tracker.startCounting(now)
 		r.mu.Unlock()
+		// When counting started is written at once: a process killed
+		// during its first pass resumes counting from then, rather than
+		// from a later first pass that would take what completed meanwhile
+		// for history.
+		if r.opts.State != nil {
+			_ = r.opts.State.Write()
+		}
 	}
 	windowStart := windowStartOf(r.iscNow(), r.opts.Lookback)
 	if r.cursor.Modified.Before(windowStart) {

@@ -140,9 +140,15 @@ func value(m *dto.Metric) float64 {
 // truth: every counter and histogram since mark, every gauge now.
 func (s *stack) mismatches(t *testing.T, mark simtenant.Mark) (out []string, finished int) {
 	t.Helper()
+	return s.mismatchesAt(t, mark, s.clock.Now())
+}
+
+// mismatchesAt is mismatches at the tenant's time now.
+func (s *stack) mismatchesAt(t *testing.T, mark simtenant.Mark, now time.Time) (out []string, finished int) {
+	t.Helper()
 	got := s.gather(t)
 	truth := s.tenant.TaskTruthSince(mark)
-	cur := s.tenant.CurrentTasks(s.clock.Now().Add(-s.refresher.opts.Lookback))
+	cur := s.tenant.CurrentTasks(now.Add(-s.refresher.opts.Lookback))
 	want := map[string]float64{}
 	for k, n := range truth.Finished {
 		want[key3(k)] = float64(n)

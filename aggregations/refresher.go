@@ -244,6 +244,13 @@ func (r *Refresher) read(ctx context.Context) error {
 		r.pos.started = true
 		r.tracker.startCounting(r.iscNow())
 		r.mu.Unlock()
+		// When counting started is written at once: a process killed
+		// during its first pass resumes counting from then, rather than
+		// from a later first pass that would take what finished meanwhile
+		// for history.
+		if r.opts.State != nil {
+			_ = r.opts.State.Write()
+		}
 	}
 	seen := map[string]bool{}
 	for _, typ := range r.opts.Types {
