@@ -61,7 +61,12 @@ func TestInterceptorContract(t *testing.T) {
 					t.Errorf("%s: reset answered %d", path, r.status)
 				}
 			}
-			if e := lastRequest(h); e.Fault != f.Kind || e.Path != path {
+			// A reset reaches the client before the server logs it.
+			e := lastRequest(h)
+			for deadline := time.Now().Add(5 * time.Second); e.Fault == "" && time.Now().Before(deadline); e = lastRequest(h) {
+				time.Sleep(time.Millisecond)
+			}
+			if e.Fault != f.Kind || e.Path != path {
 				t.Errorf("%s logged %+v", path, e)
 			}
 		}
