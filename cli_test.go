@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // built is the command, compiled once per test binary run for every test
@@ -131,7 +132,7 @@ func TestSecretNeverLeaks(t *testing.T) {
 	t.Parallel()
 	const secret = "Sup3r-s3cret-V4lue"
 	bin := buildExporter(t)
-	tenant := simtenant.New(simtenant.Config{Clients: map[string]string{"leak-test": "another-secret"}})
+	tenant := simtest.New(simtenant.Config{Clients: map[string]string{"leak-test": "another-secret"}})
 	tenantURL, err := tenant.Start()
 	if err != nil {
 		t.Fatal(err)

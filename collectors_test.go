@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // The sources and managed clusters collectors: on by default, off with
@@ -155,7 +157,7 @@ func TestClusterSecretsNeverLeak(t *testing.T) {
 	if err := e.activities.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e.demo.FailClustersNext(1, http.StatusInternalServerError)
+	simtest.Faults(e.demo).FailClustersNext(1, http.StatusInternalServerError)
 	for range 2 { // a failed listing (one retry) and a good one
 		for _, inv := range e.inventories {
 			_ = inv.Refresh(t.Context())

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
 
@@ -30,7 +31,7 @@ import (
 // so that neither the simulated tenant's work nor a network is measured:
 // against ISC the network and its rate limit bound ingestion, not this.
 func BenchmarkIngest(b *testing.B) {
-	tenant := simtenant.New(simtenant.Config{Seed: 11})
+	tenant := simtest.New(simtenant.Config{Seed: 11})
 	tenant.SeedHistory(5000, 20*time.Hour)
 	pages, err := tenant.Pages(250, 3500)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // An outage is said once, with what to check, and its end once.
@@ -21,11 +22,11 @@ func TestFailuresAreLoggedOncePerOutage(t *testing.T) {
 		level string
 		says  []string
 	}{
-		{"credentials refused", func(tn *simtenant.Tenant) { tn.FailTokenNext(3, http.StatusUnauthorized) },
+		{"credentials refused", func(tn *simtenant.Tenant) { simtest.Faults(tn).FailTokenNext(3, http.StatusUnauthorized) },
 			"ERROR", []string{"ISC refused the exporter's credentials", "SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET", "revoked", "sp:scopes:all"}},
-		{"scope missing", func(tn *simtenant.Tenant) { tn.FailNext(3, http.StatusForbidden) },
+		{"scope missing", func(tn *simtenant.Tenant) { simtest.Faults(tn).FailNext(3, http.StatusForbidden) },
 			"ERROR", []string{"HTTP 403", "sp:scopes:all", "trackingId"}},
-		{"server errors", func(tn *simtenant.Tenant) { tn.FailNext(3, http.StatusBadGateway) },
+		{"server errors", func(tn *simtenant.Tenant) { simtest.Faults(tn).FailNext(3, http.StatusBadGateway) },
 			"WARN", []string{"refresh from ISC failed", "HTTP 502"}},
 	}
 	for _, tt := range tests {

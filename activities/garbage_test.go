@@ -12,6 +12,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 	"github.com/sailpoint-exporter/sailpoint_exporter/label"
 )
 
@@ -39,12 +40,12 @@ func TestGarbageFromISCIsBounded(t *testing.T) {
 	upsert("0000000000000000000000000000long", long, first)
 	upsert("000000000000000000000000000utf8x", "placeholder", first)
 	raw, _ := s.tenant.RawJSON("000000000000000000000000000utf8x")
-	s.tenant.Corrupt("000000000000000000000000000utf8x", strings.Replace(raw, "placeholder", "bad\xff\xfeutf8", 1))
+	simtest.Faults(s.tenant).Corrupt("000000000000000000000000000utf8x", strings.Replace(raw, "placeholder", "bad\xff\xfeutf8", 1))
 	upsert("00000000000000000000000000broken", "appRequest", first)
-	s.tenant.Corrupt("00000000000000000000000000broken", `{"id":"00000000000000000000000000broken","type":"\q"}`)
+	simtest.Faults(s.tenant).Corrupt("00000000000000000000000000broken", `{"id":"00000000000000000000000000broken","type":"\q"}`)
 	upsert("00000000000000000000000000baddte", "appRequest", first)
 	raw, _ = s.tenant.RawJSON("00000000000000000000000000baddte")
-	s.tenant.Corrupt("00000000000000000000000000baddte", strings.Replace(raw, first.Format("2006-01-02T15:04:05.000Z"), "2026-12-01 06:00:00", 1))
+	simtest.Faults(s.tenant).Corrupt("00000000000000000000000000baddte", strings.Replace(raw, first.Format("2006-01-02T15:04:05.000Z"), "2026-12-01 06:00:00", 1))
 	for i := range 10_000 {
 		upsert(fmt.Sprintf("%032x", 1_000_000+i), fmt.Sprintf("type-%05d", i), now)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/apimetrics"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 const (
@@ -33,7 +34,7 @@ type stack struct {
 func newStack(t *testing.T, tc simtenant.Config, cc client.Config, opts Options) *stack {
 	t.Helper()
 	tc.Clients = map[string]string{simClientID: simClientSecret}
-	tenant := simtenant.New(tc)
+	tenant := simtest.New(tc)
 	url, err := tenant.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +134,7 @@ func compareCounts(t *testing.T, name string, got series, want map[string]float6
 // truthMismatches compares every counter and histogram of the rule with
 // the tenant's ground truth, and returns the differences and how many
 // completions the truth holds.
-func truthMismatches(got map[string]series, truth simtenant.Truth) (out []string, total int) {
+func truthMismatches(got map[string]series, truth simtest.Counts) (out []string, total int) {
 	completed := map[string]float64{}
 	for k, v := range truth.Completed {
 		completed[key("completion_status", k[1], "execution_status", k[2], "type", k[0])] = float64(v)
@@ -202,27 +203,33 @@ func TestCountersEqualGroundTruth(t *testing.T) {
 	if err := s.refresher.source.(*client.Client).SyncClock(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mark := s.tenant.Mark()
-	s.tenant.OnList(func(int) { s.tenant.Step() })
+	mark := simtest.Truth(s.tenant).Mark()
+	simtest.Faults(s.tenant).OnList(func(int) { s.tenant.Step() })
 	if err := s.refresher.Refresh(ctx); err != nil {
 		t.Fatalf("priming: %v", err)
 	}
-	s.tenant.OnList(nil)
-	if len(s.tenant.TruthSince(mark).Completed) == 0 {
+	simtest.Faults(s.tenant).OnList(nil)
+	if len(simtest.Truth(s.tenant).TruthSince(mark).Completed) == 0 {
 		t.Fatal("nothing completed during the first pass; the test proves less than it says")
 	}
 
 	faults := []func(){
-		func() { s.tenant.FailNext(2, http.StatusInternalServerError) },
-		func() { s.tenant.ResetNext(1) },
-		func() { s.tenant.TruncateNext(1) },
-		func() { s.tenant.MalformNext(1) },
-		func() { s.tenant.RateLimitNext(1, time.Second) },
+		func() { simtest.Faults(s.tenant).FailNext(2, http.StatusInternalServerError) },
+		func() { simtest.Faults(s.tenant).ResetNext(1) },
+		func() { simtest.Faults(s.tenant).TruncateNext(1) },
+		func() { simtest.Faults(s.tenant).MalformNext(1) },
+		func() { simtest.Faults(s.tenant).RateLimitNext(1, time.Second) },
 		func() { s.tenant.ExpireTokens() },
-		func() { s.tenant.SlowNext(1, time.Second) },
+		func() { simtest.Faults(s.tenant).SlowNext(1, time.Second) },
 		func() { s.tenant.BulkRefresh(260) },
-		func() { s.tenant.FailTokenNext(1, http.StatusServiceUnavailable); s.tenant.ExpireTokens() },
-		func() { s.tenant.FailNext(1, http.StatusBadGateway); s.tenant.ResetNext(1) },
+		func() {
+			simtest.Faults(s.tenant).FailTokenNext(1, http.StatusServiceUnavailable)
+			s.tenant.ExpireTokens()
+		},
+		func() {
+			simtest.Faults(s.tenant).FailNext(1, http.StatusBadGateway)
+			simtest.Faults(s.tenant).ResetNext(1)
+		},
 	}
 	for round := range 30 {
 		for range 20 {
@@ -237,8 +244,8 @@ func TestCountersEqualGroundTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	truth := s.tenant.TruthSince(mark)
-	current := s.tenant.Current(time.Now().Add(-lookback))
+	truth := simtest.Truth(s.tenant).TruthSince(mark)
+	current := simtest.Truth(s.tenant).Current(time.Now().Add(-lookback))
 	got := s.gather(t)
 
 	mismatches, total := truthMismatches(got, truth)

@@ -21,6 +21,7 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // scrape serves one scrape and parses the answer into the values of the
@@ -119,7 +120,7 @@ func TestRefreshOnScrape(t *testing.T) {
 		s.tenant.Step()
 	}
 	held := make(chan struct{})
-	s.tenant.OnList(func(int) { <-held })
+	simtest.Faults(s.tenant).OnList(func(int) { <-held })
 	go func() {
 		defer close(held)
 		deadline := time.Now().Add(10 * time.Second)
@@ -177,7 +178,7 @@ func TestScrapeWhenISCFails(t *testing.T) {
 		t.Fatalf("up = %v before the failure", first["sailpoint_up"])
 	}
 
-	s.tenant.SlowNext(1, 10*time.Second)
+	simtest.Faults(s.tenant).SlowNext(1, 10*time.Second)
 	slow := mustScrape(t, h, "1") // 1 s minus the 0.5 s offset
 	if slow["sailpoint_up"] != 0 || slow["sailpoint_tracked_activities"] != 50 {
 		t.Fatalf("slow ISC: up %v tracked %v, want 0 and the 50 known", slow["sailpoint_up"], slow["sailpoint_tracked_activities"])
@@ -186,7 +187,7 @@ func TestScrapeWhenISCFails(t *testing.T) {
 		t.Fatal("a failed refresh moved the last success timestamp")
 	}
 
-	s.tenant.FailNext(5, http.StatusServiceUnavailable)
+	simtest.Faults(s.tenant).FailNext(5, http.StatusServiceUnavailable)
 	if down := mustScrape(t, h, "2"); down["sailpoint_up"] != 0 || down["sailpoint_tracked_activities"] != 50 {
 		t.Fatalf("ISC failing: up %v tracked %v, want 0 and 50", down["sailpoint_up"], down["sailpoint_tracked_activities"])
 	}
@@ -245,7 +246,7 @@ func TestProgressKeepsThePreviousUp(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 6, RateLimit: -1}, client.Config{MaxRetries: -1, PageSize: 10}, Options{PublishEvery: time.Nanosecond})
 	s.tenant.SeedHistory(100, time.Hour)
-	s.tenant.FailNext(1, http.StatusBadGateway)
+	simtest.Faults(s.tenant).FailNext(1, http.StatusBadGateway)
 	if err := s.refresher.Refresh(t.Context()); err == nil {
 		t.Fatal("the first refresh should fail")
 	}
@@ -258,7 +259,7 @@ func TestProgressKeepsThePreviousUp(t *testing.T) {
 		mu     sync.Mutex
 		during []bool
 	)
-	s.tenant.OnList(func(n int) {
+	simtest.Faults(s.tenant).OnList(func(n int) {
 		if n > 1 {
 			mu.Lock()
 			defer mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // lagRun runs a tenant whose index makes a share of changes visible up to
@@ -23,7 +24,7 @@ func lagRun(t *testing.T, overlap time.Duration) (mismatches []string, total int
 		client.Config{PageSize: 100, HTTPClient: &http.Client{}}, Options{Lookback: testLookback, Overlap: overlap, Now: clk.Now})
 	s.tenant.SeedHistory(1500, 6*time.Hour)
 	clk.Advance(time.Second)
-	mark := s.tenant.Mark()
+	mark := simtest.Truth(s.tenant).Mark()
 	if err := s.refresher.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func lagRun(t *testing.T, overlap time.Duration) (mismatches []string, total int
 	if err := s.refresher.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return truthMismatches(s.gather(t), s.tenant.TruthSince(mark))
+	return truthMismatches(s.gather(t), simtest.Truth(s.tenant).TruthSince(mark))
 }
 
 // Changes that ISC makes visible after their modified time are counted
@@ -80,7 +81,7 @@ func TestCountingFollowsISCsClock(t *testing.T) {
 			s := newStack(t, simtenant.Config{Seed: 52, RateLimit: -1, ClockOffset: offset}, client.Config{PageSize: 100}, Options{Lookback: testLookback})
 			s.tenant.SeedHistory(1500, time.Hour) // completions up to this instant, on the tenant's clock
 			time.Sleep(1100 * time.Millisecond)   // a real second passes: nothing completes in the second before the start
-			mark := s.tenant.Mark()
+			mark := simtest.Truth(s.tenant).Mark()
 			if err := s.refresher.Refresh(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +93,7 @@ func TestCountingFollowsISCsClock(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			mismatches, total := truthMismatches(s.gather(t), s.tenant.TruthSince(mark))
+			mismatches, total := truthMismatches(s.gather(t), simtest.Truth(s.tenant).TruthSince(mark))
 			for _, m := range mismatches {
 				t.Error(m)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 const (
@@ -61,7 +62,7 @@ func newStack(t *testing.T, tc simtenant.Config, cc client.Config, opts Options)
 	if tc.RateLimit == 0 {
 		tc.RateLimit = -1
 	}
-	tenant := simtenant.New(tc)
+	tenant := simtest.New(tc)
 	url, err := tenant.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -138,17 +139,17 @@ func value(m *dto.Metric) float64 {
 
 // mismatches compares what the exporter serves with the tenant's ground
 // truth: every counter and histogram since mark, every gauge now.
-func (s *stack) mismatches(t *testing.T, mark simtenant.Mark) (out []string, finished int) {
+func (s *stack) mismatches(t *testing.T, mark simtest.Mark) (out []string, finished int) {
 	t.Helper()
 	return s.mismatchesAt(t, mark, s.clock.Now())
 }
 
 // mismatchesAt is mismatches at the tenant's time now.
-func (s *stack) mismatchesAt(t *testing.T, mark simtenant.Mark, now time.Time) (out []string, finished int) {
+func (s *stack) mismatchesAt(t *testing.T, mark simtest.Mark, now time.Time) (out []string, finished int) {
 	t.Helper()
 	got := s.gather(t)
-	truth := s.tenant.TaskTruthSince(mark)
-	cur := s.tenant.CurrentTasks(now.Add(-s.refresher.opts.Lookback))
+	truth := simtest.Truth(s.tenant).TaskTruthSince(mark)
+	cur := simtest.Truth(s.tenant).CurrentTasks(now.Add(-s.refresher.opts.Lookback))
 	want := map[string]float64{}
 	for k, n := range truth.Finished {
 		want[key3(k)] = float64(n)
@@ -228,7 +229,7 @@ func TestAggregationsEqualGroundTruth(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 71, TaskSources: 80}, client.Config{PageSize: 100}, Options{Lookback: 2 * 24 * time.Hour})
 	s.tenant.SeedTaskHistory(3 * 24 * time.Hour)
-	mark := s.tenant.Mark()
+	mark := simtest.Truth(s.tenant).Mark()
 	if err := s.refresher.Refresh(t.Context()); err != nil {
 		t.Fatalf("first pass: %v", err)
 	}
@@ -236,18 +237,18 @@ func TestAggregationsEqualGroundTruth(t *testing.T) {
 		t.Fatalf("after the first pass:\n%s", strings.Join(bad, "\n"))
 	}
 	faults := []func(){
-		func() { s.tenant.FailTasksNext(2, http.StatusInternalServerError) },
+		func() { simtest.Faults(s.tenant).FailTasksNext(2, http.StatusInternalServerError) },
 		func() { s.tenant.ExpireTokens() },
 		func() {
 			// New tasks arrive while the exporter pages: the clock moves and
 			// the schedule runs before each list request.
-			s.tenant.OnTaskList(func(int) { s.clock.Advance(20 * time.Second); s.tenant.Step() })
+			simtest.Faults(s.tenant).OnTaskList(func(int) { s.clock.Advance(20 * time.Second); s.tenant.Step() })
 		},
-		func() { s.tenant.FailTasksNext(1, http.StatusBadGateway) },
+		func() { simtest.Faults(s.tenant).FailTasksNext(1, http.StatusBadGateway) },
 		func() {},
 	}
 	for round := range 50 {
-		s.tenant.OnTaskList(nil)
+		simtest.Faults(s.tenant).OnTaskList(nil)
 		s.clock.Advance(5 * time.Minute)
 		s.tenant.Step()
 		faults[round%len(faults)]()
@@ -255,7 +256,7 @@ func TestAggregationsEqualGroundTruth(t *testing.T) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 	}
-	s.tenant.OnTaskList(nil)
+	simtest.Faults(s.tenant).OnTaskList(nil)
 	bad, finished := s.mismatches(t, mark)
 	for _, b := range bad {
 		t.Error(b)
@@ -272,14 +273,14 @@ func TestAggregationsOutageLosesNothing(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 72, TaskSources: 10}, client.Config{MaxRetries: -1}, Options{})
 	s.tenant.SeedTaskHistory(2 * 24 * time.Hour)
-	mark := s.tenant.Mark()
+	mark := simtest.Truth(s.tenant).Mark()
 	if err := s.refresher.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for range 12 {
 		s.clock.Advance(5 * time.Minute)
 		s.tenant.Step()
-		s.tenant.FailTasksNext(1, http.StatusServiceUnavailable)
+		simtest.Faults(s.tenant).FailTasksNext(1, http.StatusServiceUnavailable)
 		if err := s.refresher.Refresh(t.Context()); err == nil {
 			t.Fatal("a refresh succeeded while ISC failed")
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
 
@@ -97,7 +98,7 @@ func TestRestartFromTheStateFile(t *testing.T) {
 	}
 	s := newStack(t, simtenant.Config{Seed: 75, TaskSources: 30}, client.Config{}, Options{State: open(path)})
 	s.tenant.SeedTaskHistory(2 * 24 * time.Hour)
-	mark := s.tenant.Mark()
+	mark := simtest.Truth(s.tenant).Mark()
 	for range 6 {
 		if err := s.refresher.Refresh(t.Context()); err != nil {
 			t.Fatal(err)
@@ -188,7 +189,7 @@ func TestGarbageTasks(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 77, TaskSources: 5}, client.Config{}, Options{})
 	s.tenant.SeedTaskHistory(2 * time.Hour)
-	mark := s.tenant.Mark()
+	mark := simtest.Truth(s.tenant).Mark()
 	if err := s.refresher.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -201,13 +202,13 @@ func TestGarbageTasks(t *testing.T) {
 	}
 	noTarget := s.tenant.UpsertTask(finished("SUCCESS"))
 	raw, _ := s.tenant.RawTaskJSON(noTarget)
-	s.tenant.CorruptTask(noTarget, strings.Replace(raw, `"target":{`, `"target":null,"was":{`, 1))
+	simtest.Faults(s.tenant).CorruptTask(noTarget, strings.Replace(raw, `"target":{`, `"target":null,"was":{`, 1))
 	badTime := s.tenant.UpsertTask(finished("SUCCESS"))
 	raw, _ = s.tenant.RawTaskJSON(badTime)
-	s.tenant.CorruptTask(badTime, strings.Replace(raw, now.Format("2006-01-02T15:04:05.000Z"), "2026-12-01 06:00:00", 1))
+	simtest.Faults(s.tenant).CorruptTask(badTime, strings.Replace(raw, now.Format("2006-01-02T15:04:05.000Z"), "2026-12-01 06:00:00", 1))
 	wrongType := s.tenant.UpsertTask(finished("SUCCESS"))
 	raw, _ = s.tenant.RawTaskJSON(wrongType)
-	s.tenant.CorruptTask(wrongType, strings.Replace(raw, `"percentComplete":`, `"completionStatus":42,"x":`, 1))
+	simtest.Faults(s.tenant).CorruptTask(wrongType, strings.Replace(raw, `"percentComplete":`, `"completionStatus":42,"x":`, 1))
 	s.tenant.UpsertTask(finished("CANCELLED")) // a status ISC may add
 	for range 3 {                              // read again and again: each rejection counts once
 		s.clock.Advance(time.Minute)
@@ -228,7 +229,7 @@ func TestGarbageTasks(t *testing.T) {
 	// Once ISC serves the three as tasks again, they are counted, once,
 	// and everything equals the ground truth.
 	for _, id := range []string{noTarget, badTime, wrongType} {
-		s.tenant.CorruptTask(id, "")
+		simtest.Faults(s.tenant).CorruptTask(id, "")
 	}
 	if err := s.refresher.Refresh(t.Context()); err != nil {
 		t.Fatal(err)

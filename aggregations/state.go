@@ -93,6 +93,20 @@ func encodeState(w *state.Encoder, t *tracker, p position) {
 	t.tasks.EncodeState(w, writeTask)
 }
 
+// CountingSince says, from section (the state file's aggregations section),
+// when counting started: finishes before it are history. Zero when the
+// first pass has not begun.
+func CountingSince(section []byte) (time.Time, error) {
+	r := state.NewDecoder(section)
+	r.U8()
+	r.I64()
+	started, countFrom := r.Bool(), r.I64()
+	if err := r.Err(); err != nil || !started {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(countFrom), nil
+}
+
 // decodeState rebuilds a tracker configured like t (which it does not
 // change) and the position from a section. Its errors match
 // state.ErrSettings for a section of another lookback or format, and

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/apispec"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // everyCall makes each call the exporter makes: a scan and a get of the
@@ -211,15 +212,15 @@ func TestErrorAnswersMatchSailPointsDocuments(t *testing.T) {
 	scan := func() error {
 		return e.client.Scan(ctx, Cursor{Modified: time.Now().Add(-time.Hour)}, func(Page) error { return nil })
 	}
-	e.tenant.FailNext(2, http.StatusInternalServerError) // and its one retry
+	simtest.Faults(e.tenant).FailNext(2, http.StatusInternalServerError) // and its one retry
 	if err := scan(); err == nil {
 		t.Fatal("500s did not fail the scan")
 	}
-	e.tenant.FailNext(1, http.StatusForbidden)
+	simtest.Faults(e.tenant).FailNext(1, http.StatusForbidden)
 	if err := scan(); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("a 403: %v", err)
 	}
-	e.tenant.RateLimitNext(1, time.Second)
+	simtest.Faults(e.tenant).RateLimitNext(1, time.Second)
 	e.tenant.ExpireTokens()
 	if err := scan(); err != nil {
 		t.Fatalf("after a 429 and a 401: %v", err)

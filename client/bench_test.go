@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // BenchmarkDecodePage decodes one list page of 250 realistic activities of
 // about 3.5 KB each, as ISC sends them.
 func BenchmarkDecodePage(b *testing.B) {
-	tenant := simtenant.New(simtenant.Config{Seed: 1})
+	tenant := simtest.New(simtenant.Config{Seed: 1})
 	tenant.SeedHistory(250, time.Hour)
 	pages, err := tenant.Pages(250, 3500)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 const (
@@ -40,7 +41,7 @@ func newEnv(t *testing.T, tc simtenant.Config, mutate func(*Config)) *env {
 	if tc.RateLimit == 0 {
 		tc.RateLimit = -1
 	}
-	tenant := simtenant.New(tc)
+	tenant := simtest.New(tc)
 	url, err := tenant.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +170,7 @@ func TestRevokedTokenIsRenewedOnce(t *testing.T) {
 	}
 
 	// A token refused even when fresh is an authorization error, not a loop.
-	e.tenant.FailNext(2, http.StatusUnauthorized)
+	simtest.Faults(e.tenant).FailNext(2, http.StatusUnauthorized)
 	err := e.client.Scan(t.Context(), from, func(Page) error { return nil })
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
@@ -203,7 +204,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
 	e := newEnvOn(t, clk, simtenant.Config{}, nil)
 	e.tenant.SeedHistory(3, time.Hour)
-	e.tenant.RateLimitNext(1, time.Second)
+	simtest.Faults(e.tenant).RateLimitNext(1, time.Second)
 	got, _ := e.scanAll(t, Cursor{Modified: clk.Now().Add(-2 * time.Hour)})
 	if len(got) != 3 {
 		t.Fatalf("got %d activities, want 3", len(got))
@@ -231,7 +232,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 
 	// A Retry-After beyond the caller's deadline fails at once, sending nothing.
-	e.tenant.RateLimitNext(1, 30*time.Second)
+	simtest.Faults(e.tenant).RateLimitNext(1, 30*time.Second)
 	ctx, cancel := context.WithDeadline(t.Context(), clk.Now().Add(20*time.Second))
 	defer cancel()
 	before, waits := len(e.tenant.Requests()), len(e.sleeps.slept())
@@ -258,18 +259,18 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 		inject  func(*simtenant.Tenant)
 		timeout time.Duration // of an attempt; 0: the default
 	}{
-		{"5xx", func(s *simtenant.Tenant) { s.FailNext(2, http.StatusServiceUnavailable) }, 0},
-		{"500 then 502", func(s *simtenant.Tenant) { s.FailNext(1, 500); s.FailNext(1, 502) }, 0},
-		{"connection reset", func(s *simtenant.Tenant) { s.ResetNext(2) }, 0},
-		{"truncated body", func(s *simtenant.Tenant) { s.TruncateNext(2) }, 0},
-		{"malformed JSON", func(s *simtenant.Tenant) { s.MalformNext(2) }, 0},
+		{"5xx", func(s *simtenant.Tenant) { simtest.Faults(s).FailNext(2, http.StatusServiceUnavailable) }, 0},
+		{"500 then 502", func(s *simtenant.Tenant) { simtest.Faults(s).FailNext(1, 500); simtest.Faults(s).FailNext(1, 502) }, 0},
+		{"connection reset", func(s *simtenant.Tenant) { simtest.Faults(s).ResetNext(2) }, 0},
+		{"truncated body", func(s *simtenant.Tenant) { simtest.Faults(s).TruncateNext(2) }, 0},
+		{"malformed JSON", func(s *simtenant.Tenant) { simtest.Faults(s).MalformNext(2) }, 0},
 		// The one case that takes time: the attempt's Timeout, on the wall
 		// clock, while the tenant holds the answer until the client gives
 		// up. Pages of 50 keep every other attempt far below it, however
 		// busy the machine: under -race at a load of 10 on 2 cores, pages
 		// of 250 took over 200 ms; pages of 50 take a fifth of that.
-		{"slow answer past the timeout", func(s *simtenant.Tenant) { s.SlowNext(1, time.Minute) }, 500 * time.Millisecond},
-		{"token endpoint down", func(s *simtenant.Tenant) { s.FailTokenNext(2, 503) }, 0},
+		{"slow answer past the timeout", func(s *simtenant.Tenant) { simtest.Faults(s).SlowNext(1, time.Minute) }, 500 * time.Millisecond},
+		{"token endpoint down", func(s *simtenant.Tenant) { simtest.Faults(s).FailTokenNext(2, 503) }, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,7 +296,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 func TestPersistentFailureReportsTrackingID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simtenant.Config{}, func(c *Config) { c.MaxRetries = 2 })
-	e.tenant.FailNext(3, http.StatusInternalServerError)
+	simtest.Faults(e.tenant).FailNext(3, http.StatusInternalServerError)
 	err := e.client.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
 	var api *APIError
 	if !errors.As(err, &api) || api.StatusCode != http.StatusInternalServerError || len(api.TrackingID) != 32 {
@@ -311,7 +312,7 @@ func TestPersistentFailureReportsTrackingID(t *testing.T) {
 		t.Fatalf("waits %v, want one before each of the 2 retries", w)
 	}
 
-	e.tenant.MalformNext(3)
+	simtest.Faults(e.tenant).MalformNext(3)
 	err = e.client.Scan(t.Context(), Cursor{Modified: time.Now()}, func(Page) error { return nil })
 	var de *DecodeError
 	if !errors.As(err, &de) {
@@ -329,7 +330,7 @@ func TestRetriesBackOffExponentially(t *testing.T) {
 		c.MinBackoff, c.MaxBackoff, c.MaxRetries = 500*time.Millisecond, 4*time.Second, 5
 	})
 	e.tenant.SeedHistory(3, time.Hour)
-	e.tenant.FailNext(5, http.StatusServiceUnavailable)
+	simtest.Faults(e.tenant).FailNext(5, http.StatusServiceUnavailable)
 	if got, _ := e.scanAll(t, Cursor{Modified: clk.Now().Add(-2 * time.Hour)}); len(got) != 3 {
 		t.Fatalf("got %d activities after 5 failures, want 3", len(got))
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // observed records what Config.Observe is told.
@@ -189,8 +190,8 @@ func TestListRefusedIsNotRetried(t *testing.T) {
 func TestListRetriesServerErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, simtenant.Config{Seed: 5}, nil)
-	e.tenant.FailSourcesNext(2, http.StatusServiceUnavailable)
-	e.tenant.FailClustersNext(2, http.StatusInternalServerError)
+	simtest.Faults(e.tenant).FailSourcesNext(2, http.StatusServiceUnavailable)
+	simtest.Faults(e.tenant).FailClustersNext(2, http.StatusInternalServerError)
 	if got, err := e.client.ListSources(t.Context()); err != nil || len(got) != 7 {
 		t.Fatalf("ListSources after two 503s: %d sources, %v", len(got), err)
 	}
@@ -202,7 +203,7 @@ func TestListRetriesServerErrors(t *testing.T) {
 	}
 
 	e = newEnv(t, simtenant.Config{Seed: 5}, func(c *Config) { c.MaxRetries = 2 })
-	e.tenant.FailSourcesNext(10, http.StatusBadGateway)
+	simtest.Faults(e.tenant).FailSourcesNext(10, http.StatusBadGateway)
 	var api *APIError
 	if _, err := e.client.ListSources(t.Context()); !errors.As(err, &api) || api.StatusCode != http.StatusBadGateway {
 		t.Fatalf("err = %v, want ISC's 502 after the retries", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // scanWithRejections reads everything from `from` and returns what was
@@ -72,7 +73,7 @@ func TestScanSkipsARecordThatCannotBeRead(t *testing.T) {
 			if !ok {
 				t.Fatal("no raw JSON")
 			}
-			e.tenant.Corrupt(poisoned.ID, tt.corrupt(raw))
+			simtest.Faults(e.tenant).Corrupt(poisoned.ID, tt.corrupt(raw))
 
 			before := count(e.endpoints(), "list 200")
 			got, rejected := e.scanWithRejections(t, from)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // latest maps each id to the newest modified delivered for it, and counts
@@ -88,7 +89,7 @@ func TestScanMissesNothingModifiedWhilePaging(t *testing.T) {
 	// While the client is on its second page, records it has read and
 	// records it has not yet read both change and move to the end.
 	listed := 0
-	e.tenant.OnList(func(int) {
+	simtest.Faults(e.tenant).OnList(func(int) {
 		listed++
 		if listed == 2 {
 			for _, i := range []int{3, 100, 240, 260, 500, 900, 999} {
@@ -106,7 +107,7 @@ func TestScanRereadsWhenARecordLeavesAnInstantItPagedWithAnOffset(t *testing.T) 
 	ids := e.tenant.BulkRefresh(600)
 	first := slices.Min(ids) // the tenant orders an instant by id
 	listed := 0
-	e.tenant.OnList(func(int) {
+	simtest.Faults(e.tenant).OnList(func(int) {
 		listed++
 		if listed == 2 {
 			// Read on page one, it leaves the instant and shifts every
@@ -179,7 +180,7 @@ func TestScanStopsWithItsContext(t *testing.T) {
 	// context ends while the client waits for the answer.
 	held := make(chan struct{})
 	t.Cleanup(func() { close(held) }) // before the tenant closes: cleanups run last first
-	e.tenant.OnList(func(int) {
+	simtest.Faults(e.tenant).OnList(func(int) {
 		cancel()
 		<-held
 	})

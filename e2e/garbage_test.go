@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // Garbage from ISC, as the built exporter meets it: a 100,000-character
@@ -31,7 +32,7 @@ func TestGarbageFromISCOnTheBinary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	promtool := findBinary(t, "PROMTOOL_BIN", "promtool")
-	tenant := simtenant.New(simtenant.Config{Seed: 71, RateLimit: -1, Clients: map[string]string{"garbage-client": "garbage-secret"}})
+	tenant := simtest.New(simtenant.Config{Seed: 71, RateLimit: -1, Clients: map[string]string{"garbage-client": "garbage-secret"}})
 	tenant.SeedHistory(2000, 2*time.Hour)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	upsert := func(id, typ string) {
@@ -41,12 +42,12 @@ func TestGarbageFromISCOnTheBinary(t *testing.T) {
 	upsert("00000000000000000000000000000001", strings.Repeat("T", 100_000))
 	upsert("00000000000000000000000000000002", "placeholder")
 	raw, _ := tenant.RawJSON("00000000000000000000000000000002")
-	tenant.Corrupt("00000000000000000000000000000002", strings.Replace(raw, "placeholder", "bad\xff\xfe\xfdtype", 1))
+	simtest.Faults(tenant).Corrupt("00000000000000000000000000000002", strings.Replace(raw, "placeholder", "bad\xff\xfe\xfdtype", 1))
 	upsert("00000000000000000000000000000003", "appRequest")
-	tenant.Corrupt("00000000000000000000000000000003", `{"id":"00000000000000000000000000000003","name":"\q"}`)
+	simtest.Faults(tenant).Corrupt("00000000000000000000000000000003", `{"id":"00000000000000000000000000000003","name":"\q"}`)
 	upsert("00000000000000000000000000000004", "appRequest")
 	raw, _ = tenant.RawJSON("00000000000000000000000000000004")
-	tenant.Corrupt("00000000000000000000000000000004", strings.Replace(raw, now.Format("2006-01-02T15:04:05.000Z"), fmt.Sprint(now.UnixMilli()), 1))
+	simtest.Faults(tenant).Corrupt("00000000000000000000000000000004", strings.Replace(raw, now.Format("2006-01-02T15:04:05.000Z"), fmt.Sprint(now.UnixMilli()), 1))
 	for i := range 10_000 {
 		upsert(fmt.Sprintf("1%031x", i), fmt.Sprintf("type-%05d", i))
 	}

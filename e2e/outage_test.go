@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 const (
@@ -56,7 +57,7 @@ func TestISCGoingAwayIsSaidAndLosesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), budget)
 	defer cancel()
-	tenant := simtenant.New(simtenant.Config{Seed: 61, RateLimit: -1, Clients: map[string]string{outageClientID: outageSecret}})
+	tenant := simtest.New(simtenant.Config{Seed: 61, RateLimit: -1, Clients: map[string]string{outageClientID: outageSecret}})
 	tenant.SeedHistory(3000, 2*time.Hour)
 	tenantURL, err := tenant.Start()
 	if err != nil {
@@ -67,7 +68,7 @@ func TestISCGoingAwayIsSaidAndLosesNothing(t *testing.T) {
 	bin := buildExporter(ctx, t)
 	dir := t.TempDir()
 
-	mark := tenant.Mark()
+	mark := simtest.Truth(tenant).Mark()
 	var runs []*outageRun
 	for _, mode := range []string{modeRefuse, modeReset, modeBlackhole, modeHold, modeTrickle} {
 		r := &outageRun{mode: mode, proxy: newFaultProxy(t, upstream), logPath: filepath.Join(dir, mode+".log")}

@@ -30,6 +30,7 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/activities"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
 
@@ -103,7 +104,7 @@ type restartRun struct {
 	args      []string
 	statePath string
 	logPath   string
-	mark      simtenant.Mark
+	mark      simtest.Mark
 	sampler   *sampler
 	rng       *rand.Rand
 
@@ -123,7 +124,7 @@ func newRestartRun(t *testing.T, withState bool) *restartRun {
 	// the clock, so a busy machine makes the test slower, never red.
 	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Minute)
 	t.Cleanup(cancel)
-	tenant := simtenant.New(simtenant.Config{Seed: 41, RateLimit: -1, Clients: map[string]string{restartClientID: restartSecret}})
+	tenant := simtest.New(simtenant.Config{Seed: 41, RateLimit: -1, Clients: map[string]string{restartClientID: restartSecret}})
 	// Enough history that priming takes well over 60 list requests, so that
 	// a restart's single refresh proves it spared them, and a state file of
 	// a few megabytes.
@@ -156,7 +157,7 @@ func newRestartRun(t *testing.T, withState bool) *restartRun {
 // exporter kills times, then lets it catch up.
 func (r *restartRun) run(kills int) {
 	t := r.t
-	r.mark = r.tenant.Mark()
+	r.mark = simtest.Truth(r.tenant).Mark()
 	p := r.start()
 	r.primingRequests = r.requestsUntilRefreshed(time.Now())
 	if r.primingRequests < 60 {
@@ -464,7 +465,7 @@ var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 720
 // truthSeries is what the exporter should serve for the counters, from the
 // tenant's ground truth since the first start. buckets are the exporter's.
 func (r *restartRun) truthSeries(buckets []float64) map[string]float64 {
-	tr := r.tenant.TruthSince(r.mark)
+	tr := simtest.Truth(r.tenant).TruthSince(r.mark)
 	out := map[string]float64{}
 	for k, v := range tr.Completed {
 		out[seriesKey("sailpoint_account_activities_completed_total", map[string]string{"type": k[0], "completion_status": k[1], "execution_status": k[2]})] = float64(v)
@@ -536,7 +537,7 @@ func (r *restartRun) compareWithTruth(t *testing.T) float64 {
 
 // totals returns the completions of ground truth and those counted.
 func (r *restartRun) totals() (truth, counted int) {
-	for _, v := range r.tenant.TruthSince(r.mark).Completed {
+	for _, v := range simtest.Truth(r.tenant).TruthSince(r.mark).Completed {
 		truth += v
 	}
 	for k, v := range r.sampler.lastSeries() {

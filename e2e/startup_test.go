@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // startWithLog starts the built exporter and returns its address once it
@@ -60,6 +61,9 @@ func startWithLog(ctx context.Context, t *testing.T, env []string, args ...strin
 // on, sailpoint_up is 0, not absent.
 func TestCheckAtStartSaysWhatIsWrong(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs the built exporter; run it without -short")
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	tenant := simtenant.New(simtenant.Config{Seed: 81, RateLimit: -1, Clients: map[string]string{"check-client": "check-secret"}})
@@ -91,7 +95,7 @@ func TestCheckAtStartSaysWhatIsWrong(t *testing.T) {
 			says: []string{"problem=forbidden", "HTTP 403", "sp:scopes:all"}, upIsOff: true},
 		{name: "a path ISC does not have", env: good, args: []string{"--isc.url=" + tenantURL, "--isc.activities-path=/v3/account-activitiez"},
 			says: []string{"problem=not-found", "ISC has no /v3/account-activitiez (HTTP 404)", "/account-activities/v1, /v3/account-activities"}, upIsOff: true},
-		{name: "rate limited", env: good, args: []string{"--isc.url=" + tenantURL}, setup: func() { tenant.RateLimitNext(1, time.Second) },
+		{name: "rate limited", env: good, args: []string{"--isc.url=" + tenantURL}, setup: func() { simtest.Faults(tenant).RateLimitNext(1, time.Second) },
 			says: []string{"level=WARN", "problem=rate-limited", "HTTP 429"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,6 +137,9 @@ func TestCheckAtStartSaysWhatIsWrong(t *testing.T) {
 // naming the file and the holder; the first one's writes go on.
 func TestOneExporterPerStateFile(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs the built exporter; run it without -short")
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	statePath := filepath.Join(t.TempDir(), "state")
@@ -177,6 +184,9 @@ func TestOneExporterPerStateFile(t *testing.T) {
 // own (unshare): a real ENOSPC, no root needed where user namespaces are.
 func TestFullStateVolume(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs the built exporter; run it without -short")
+	}
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("needs unshare (util-linux) for a tmpfs of the test's own")
 	}
@@ -206,7 +216,7 @@ func TestFullStateVolume(t *testing.T) {
 	var s map[string]float64
 	waitSeries(ctx, t, url, func(got map[string]float64) bool {
 		s = got
-		return got[seriesKey("sailpoint_state_writes_total", map[string]string{"result": "failure"})] >= 2
+		return got[seriesKey("sailpoint_refresh_held_back", nil)] == 1 && got[seriesKey("sailpoint_state_writes_total", map[string]string{"result": "failure"})] >= 3
 	})
 	_, success := s[seriesKey("sailpoint_last_refresh_success_timestamp_seconds", nil)]
 	if s[seriesKey("sailpoint_refresh_held_back", nil)] != 1 || success || s[seriesKey("sailpoint_up", nil)] != 1 {
@@ -226,6 +236,9 @@ func TestFullStateVolume(t *testing.T) {
 // included (HTTPS_PROXY), and NO_PROXY takes a host out of it.
 func TestThroughAnOutgoingProxy(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs the built exporter; run it without -short")
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	tenant := simtenant.New(simtenant.Config{Seed: 82, RateLimit: -1, Clients: map[string]string{"proxy-client": "proxy-secret"}})

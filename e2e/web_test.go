@@ -26,6 +26,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // serve starts the built exporter with args and returns its address once it
@@ -243,7 +244,7 @@ func TestMaxRequestsHolds(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	tenant := simtenant.New(simtenant.Config{Clients: map[string]string{"limit-client": "limit-secret"}, RateLimit: -1})
+	tenant := simtest.New(simtenant.Config{Clients: map[string]string{"limit-client": "limit-secret"}, RateLimit: -1})
 	tenant.SeedHistory(50, time.Hour)
 	url, err := tenant.Start()
 	if err != nil {
@@ -255,7 +256,7 @@ func TestMaxRequestsHolds(t *testing.T) {
 	if _, err := httpGet(ctx, "http://"+addr+"/metrics"); err != nil { // primes
 		t.Fatal(err)
 	}
-	tenant.SlowNext(1, 3*time.Second)
+	simtest.Faults(tenant).SlowNext(1, 3*time.Second)
 	const scrapes = 12
 	codes := make(chan int, scrapes)
 	var wg sync.WaitGroup

@@ -26,6 +26,7 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
 // lockedBuffer collects log lines written from several goroutines.
@@ -69,7 +70,7 @@ type rewrite struct {
 func newInvStack(t *testing.T, max int, rw *rewrite) *invStack {
 	t.Helper()
 	clk := fakeclock.New(time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC))
-	tenant := simtenant.New(simtenant.Config{Clients: map[string]string{simClientID: simClientSecret}, Seed: 11, RateLimit: -1, Now: clk.Now})
+	tenant := simtest.New(simtenant.Config{Clients: map[string]string{simClientID: simClientSecret}, Seed: 11, RateLimit: -1, Now: clk.Now})
 	base, err := tenant.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +328,7 @@ func TestInventoryFailures(t *testing.T) {
 		{name: "sources 404", fail: func(s *invStack) { s.tenant.Deny("sources", http.StatusNotFound) },
 			heal: func(s *invStack) { s.tenant.Deny("sources", 0) }, level: "ERROR",
 			log: []string{"ISC has no sources list at the path the exporter uses on this tenant (HTTP 404", "/v2025/sources"}},
-		{name: "sources 5xx", fail: func(s *invStack) { s.tenant.FailSourcesNext(3*3, http.StatusServiceUnavailable) },
+		{name: "sources 5xx", fail: func(s *invStack) { simtest.Faults(s.tenant).FailSourcesNext(3*3, http.StatusServiceUnavailable) },
 			heal: func(*invStack) {}, level: "INFO",
 			log: []string{"listing sources from ISC failed", "HTTP 503"}},
 		{name: "clusters 403", clusters: true, fail: func(s *invStack) { s.tenant.Deny("managed-clusters", http.StatusForbidden) },
@@ -336,7 +337,7 @@ func TestInventoryFailures(t *testing.T) {
 		{name: "clusters 404", clusters: true, fail: func(s *invStack) { s.tenant.Deny("managed-clusters", http.StatusNotFound) },
 			heal: func(s *invStack) { s.tenant.Deny("managed-clusters", 0) }, level: "ERROR",
 			log: []string{"ISC has no managed clusters list at the path the exporter uses on this tenant (HTTP 404", "/v2025/managed-clusters"}},
-		{name: "clusters 5xx", clusters: true, fail: func(s *invStack) { s.tenant.FailClustersNext(3*3, http.StatusInternalServerError) },
+		{name: "clusters 5xx", clusters: true, fail: func(s *invStack) { simtest.Faults(s.tenant).FailClustersNext(3*3, http.StatusInternalServerError) },
 			heal: func(*invStack) {}, level: "INFO", log: []string{"listing managed clusters from ISC failed", "HTTP 500"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

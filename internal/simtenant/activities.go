@@ -21,35 +21,24 @@ var activities = collection[entry]{
 	id: func(e *entry) string { return e.id },
 }
 
-// shownActivity is what a page holds of one activity, read under the lock.
-type shownActivity struct {
-	a   *Activity
-	raw string
-}
-
 func (t *Tenant) listActivities(r *http.Request, beta bool) reply {
 	lq, bad := parseQuery(r.URL.Query(), &activities)
 	if bad != nil {
 		return *bad
 	}
 
-	t.mu.Lock()
-	t.listSeq++
-	seq, hook := t.listSeq, t.onList
-	t.mu.Unlock()
-	if hook != nil {
-		hook(seq)
-	}
+	t.beforeList(CollectionActivities)
 
 	// Versions are immutable, so only the scan needs the lock; marshalling
 	// runs unlocked while the simulator keeps going.
 	t.mu.Lock()
 	t.reveal()
 	entries, total := selectPage(t.ordered, &lq)
-	page := make([]shownActivity, len(entries))
+	page := make([]*Activity, len(entries))
 	for i, e := range entries {
-		page[i] = shownActivity{e.rec.shown, e.rec.raw}
+		page[i] = e.rec.shown
 	}
+	ic := t.interceptor
 	t.mu.Unlock()
 
 	body := []byte{'['}
@@ -57,7 +46,7 @@ func (t *Tenant) listActivities(r *http.Request, beta bool) reply {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		b, err := renderActivity(s, beta)
+		b, err := renderActivity(ic, s, beta)
 		if err != nil {
 			return errorDTO(http.StatusInternalServerError, "")
 		}
@@ -66,28 +55,32 @@ func (t *Tenant) listActivities(r *http.Request, beta bool) reply {
 	return pageReply(append(body, ']'), total, lq.count)
 }
 
-func renderActivity(s shownActivity, beta bool) ([]byte, error) {
-	switch {
-	case s.raw != "":
-		return []byte(s.raw), nil
-	case beta:
-		return json.Marshal(toWireBeta(s.a))
+// renderActivity is a's JSON, or what the interceptor serves instead.
+func renderActivity(ic Interceptor, a *Activity, beta bool) ([]byte, error) {
+	if ic != nil {
+		if raw, ok := ic.Replace(CollectionActivities, a.ID); ok {
+			return []byte(raw), nil
+		}
 	}
-	return json.Marshal(toWire(s.a))
+	if beta {
+		return json.Marshal(toWireBeta(a))
+	}
+	return json.Marshal(toWire(a))
 }
 
 func (t *Tenant) getActivity(id string, beta bool) reply {
-	var s shownActivity
+	var a *Activity
 	t.mu.Lock()
 	t.reveal()
 	if rec := t.byID[id]; rec != nil {
-		s = shownActivity{rec.shown, rec.raw}
+		a = rec.shown
 	}
+	ic := t.interceptor
 	t.mu.Unlock()
-	if s.a == nil {
+	if a == nil {
 		return errorDTO(http.StatusNotFound, "")
 	}
-	b, err := renderActivity(s, beta)
+	b, err := renderActivity(ic, a, beta)
 	if err != nil {
 		return errorDTO(http.StatusInternalServerError, "")
 	}

@@ -48,17 +48,17 @@ func (t *Tenant) serveToken(r *http.Request, entry *Request) reply {
 	if r.Method != http.MethodPost {
 		return errorDTO(http.StatusMethodNotAllowed, "Request method '"+r.Method+"' is not supported")
 	}
-	if f := t.popFault(queueToken); f.kind != "" {
-		entry.Fault = f.kind
-		switch f.status {
+	if f := t.popFault(QueueToken); f.Kind != "" {
+		entry.Fault = f.Kind
+		switch f.Status {
 		case http.StatusUnauthorized:
-			return oauthError(f.status, "invalid_client", "Bad client credentials")
+			return oauthError(f.Status, "invalid_client", "Bad client credentials")
 		case http.StatusTooManyRequests:
 			return tooManyRequests(time.Second)
 		case http.StatusBadRequest:
-			return oauthError(f.status, "invalid_request", "Bad request")
+			return oauthError(f.Status, "invalid_request", "Bad request")
 		}
-		return errorDTO(f.status, "")
+		return errorDTO(f.Status, "")
 	}
 	if err := r.ParseForm(); err != nil {
 		return oauthError(http.StatusBadRequest, "invalid_request", err.Error())

@@ -168,25 +168,3 @@ func TestTokenExpiry(t *testing.T) {
 		t.Errorf("Basic on API: %d", resp.StatusCode)
 	}
 }
-
-func TestFailTokenNext(t *testing.T) {
-	h := newHarness(t, Config{})
-	h.tenant.FailTokenNext(2, 503)
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"sim-client-id"}, "client_secret": {"sim-client-secret"}}
-	for i := 0; i < 2; i++ {
-		if status, _ := postToken(t, h, nil, form, "", ""); status != 503 {
-			t.Errorf("attempt %d: %d, want 503", i, status)
-		}
-	}
-	if status, _ := postToken(t, h, nil, form, "", ""); status != 200 {
-		t.Errorf("after faults: %d", status)
-	}
-	h.tenant.FailTokenNext(1, 401)
-	if status, m := postToken(t, h, nil, form, "", ""); status != 401 || m["error"] != "invalid_client" {
-		t.Errorf("401 fault: %d %v", status, m)
-	}
-	// Token faults do not touch API requests.
-	if r := h.get("/v3/account-activities", nil); r.status != 200 {
-		t.Errorf("API after token faults: %d", r.status)
-	}
-}

@@ -25,15 +25,14 @@ func TestConcurrentUse(t *testing.T) {
 			}
 			h.tenant.Upsert(scripted(hexN(i%7+1), "appRequest", at(time.Duration(i)*time.Millisecond), ExecExecuting))
 			h.tenant.Modify(hexN(i%7+1), func(a *Activity) { a.ExecutionStatus = ExecCompleted })
-			h.tenant.Corrupt(hexN(i%7+1), `{"id":"corrupt"}`)
+			h.hooks.replace(CollectionActivities, hexN(i%7+1), `{"id":"corrupt"}`)
 			h.tenant.UpsertTask(Task{ID: hexN(i%5 + 100), DefinitionType: TaskAccountAggregation, Created: h.clock.Now()})
 			h.tenant.ModifyTask(hexN(i%5+100), func(k *Task) { k.CompletionStatus = Ptr(TaskSuccess) })
-			h.tenant.CorruptTask(hexN(i%5+100), `{"id":"corrupt"}`)
-			_ = h.tenant.TaskTruthSince(Mark{})
-			_ = h.tenant.CurrentTasks(at(0))
+			h.hooks.replace(CollectionTasks, hexN(i%5+100), `{"id":"corrupt"}`)
+			h.tenant.EachTask(func(*Task) {})
 			_, _ = h.tenant.RawTaskJSON(hexN(100))
-			_ = h.tenant.TruthSince(Mark{})
-			_ = h.tenant.Current(at(0))
+			_ = h.hooks.seen()
+			h.tenant.EachActivity(func(*Activity) {})
 			_ = h.tenant.Requests()
 			_ = h.tenant.LagPending()
 			_ = h.tenant.Sources()
@@ -70,13 +69,8 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		})
 	}
-	h.tenant.OnList(func(n int) {
-		if n%5 == 0 {
-			h.tenant.Step()
-		}
-	})
-	h.tenant.OnTaskList(func(n int) {
-		if n%7 == 0 {
+	h.hooks.onList(func(collection string, n int) {
+		if collection == CollectionActivities && n%5 == 0 || collection == CollectionTasks && n%7 == 0 {
 			h.tenant.Step()
 		}
 	})

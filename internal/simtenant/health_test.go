@@ -92,7 +92,7 @@ func TestHealthDynamics(t *testing.T) {
 	// far more often than the others.
 	var inOutage, outageFailed, other, otherFailed int
 	for _, a := range snapshot(h.tenant) {
-		if !a.isTerminal() || a.Created.Before(start) {
+		if !a.IsTerminal() || a.Created.Before(start) {
 			continue
 		}
 		for _, it := range a.Items {

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,25 +25,29 @@ func newFakeClock() *fakeclock.Clock {
 type harness struct {
 	t      *testing.T
 	tenant *Tenant
+	hooks  *stubHooks
 	clock  *fakeclock.Clock
 	base   string
 	token  string
 	client *http.Client
 }
 
-// newHarness starts a tenant on loopback with a fake clock; cfg.Now is
-// overwritten.
+// newHarness starts a tenant on loopback with a fake clock and stubHooks
+// attached; cfg.Now and cfg.Observer are overwritten.
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	clk := newFakeClock()
 	cfg.Now = clk.Now
+	hooks := newStubHooks()
+	cfg.Observer = hooks
 	tn := New(cfg)
+	tn.Interceptor(func() Interceptor { return hooks })
 	base, err := tn.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tn.Close() })
-	h := &harness{t: t, tenant: tn, clock: clk, base: base, client: &http.Client{Timeout: 10 * time.Second}}
+	h := &harness{t: t, tenant: tn, hooks: hooks, clock: clk, base: base, client: &http.Client{Timeout: 10 * time.Second}}
 	h.token = h.fetchToken("sim-client-id", "sim-client-secret")
 	return h
 }
@@ -124,10 +130,6 @@ type view struct {
 	Completed        *time.Time `json:"completed"`
 	CompletionStatus *string    `json:"completionStatus"`
 	ExecutionStatus  string     `json:"executionStatus"`
-}
-
-func (v *view) isTerminal() bool {
-	return v.Completed != nil || v.ExecutionStatus == ExecCompleted || v.ExecutionStatus == ExecTerminated
 }
 
 // list fetches one page of /v3 account activities and decodes it, failing
@@ -250,3 +252,91 @@ func hexes(ns ...int) []string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// stubHooks stands in, in the tenant's own tests, for what simtest attaches
+// (simtest imports this package, so these tests cannot import it): an
+// Interceptor serving queued faults per queue, a function before lists and
+// replacement texts, and an Observer keeping what it is told.
+type stubHooks struct {
+	mu       sync.Mutex
+	faults   map[string][]Fault
+	before   func(collection string, n int)
+	raw      map[string]string // by collection + "/" + id
+	finished []string          // "activities/<id>" or "tasks/<id>", in order
+}
+
+func newStubHooks() *stubHooks {
+	return &stubHooks{faults: map[string][]Fault{}, raw: map[string]string{}}
+}
+
+func (s *stubHooks) Fault(queue string) Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.faults[queue]
+	if len(q) == 0 {
+		return Fault{}
+	}
+	s.faults[queue] = q[1:]
+	return q[0]
+}
+
+func (s *stubHooks) BeforeList(collection string, n int) {
+	s.mu.Lock()
+	f := s.before
+	s.mu.Unlock()
+	if f != nil {
+		f(collection, n)
+	}
+}
+
+func (s *stubHooks) Replace(collection, id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	raw, ok := s.raw[collection+"/"+id]
+	return raw, ok
+}
+
+func (s *stubHooks) ActivityTerminal(a *Activity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = append(s.finished, CollectionActivities+"/"+a.ID)
+}
+
+func (s *stubHooks) TaskTerminal(k *Task) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = append(s.finished, CollectionTasks+"/"+k.ID)
+}
+
+// inject queues one fault for the next request of the queue.
+func (s *stubHooks) inject(queue string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[queue] = append(s.faults[queue], f)
+}
+
+func (s *stubHooks) onList(f func(collection string, n int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.before = f
+}
+
+// replace serves raw for the element; "" stops.
+func (s *stubHooks) replace(collection, id, raw string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if raw == "" {
+		delete(s.raw, collection+"/"+id)
+		return
+	}
+	s.raw[collection+"/"+id] = raw
+}
+
+// seen is what the observer was told, in order.
+func (s *stubHooks) seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.finished)
+}
+
+func failure(status int) Fault { return Fault{Kind: FaultFail, Status: status} }

@@ -110,53 +110,6 @@ func cmpStr(a, b string) int {
 	return 0
 }
 
-// TestLagHidesNewRecords checks the rest of the contract: a new record is
-// invisible to list and get until its time, the truth log does not wait for
-// the index, history from SeedHistory is never lagged, and SetLag(0, 0)
-// stops lagging new versions.
-func TestLagHidesNewRecords(t *testing.T) {
-	h := newHarness(t, Config{RateLimit: -1, Seed: 6})
-	h.tenant.SetLag(1, time.Hour)
-	h.tenant.SeedHistory(40, time.Hour)
-	if page, _ := h.list(nil); len(page) != 40 || h.tenant.LagPending() != 0 {
-		t.Fatalf("SeedHistory lagged: %d visible, %d pending", len(page), h.tenant.LagPending())
-	}
-
-	h.tenant.SetLag(1, 5*time.Second)
-	mark := h.tenant.Mark()
-	done := scripted(hexN(7), "Certification", h.clock.Now(), ExecCompleted)
-	done.CompletionStatus = Ptr(CompletionFailure)
-	h.tenant.Upsert(done)
-	if r := h.get("/v3/account-activities/"+hexN(7), nil); r.status != 404 {
-		t.Errorf("lagged new record: get %d, want 404", r.status)
-	}
-	if page, _ := h.list(nil); len(page) != 40 {
-		t.Errorf("lagged new record listed: %d items", len(page))
-	}
-	if _, ok := h.tenant.RawJSON(hexN(7)); ok {
-		t.Errorf("RawJSON renders a record the API does not show yet")
-	}
-	if tr := h.tenant.TruthSince(mark); tr.Completed[[3]string{"Certification", "FAILURE", "COMPLETED"}] != 1 {
-		t.Errorf("truth waits for the index: %v", tr.Completed)
-	}
-	if a, ok := h.tenant.Activity(hexN(7)); !ok || a.CompletionStatus == nil || *a.CompletionStatus != CompletionFailure {
-		t.Errorf("Activity does not show what happened: %+v", a)
-	}
-	h.clock.Advance(5 * time.Second)
-	if r := h.get("/v3/account-activities/"+hexN(7), nil); r.status != 200 {
-		t.Errorf("after the maximum delay: get %d", r.status)
-	}
-	if page, _ := h.list(nil); len(page) != 41 || h.tenant.LagPending() != 0 {
-		t.Errorf("after the maximum delay: %d listed, %d pending", len(page), h.tenant.LagPending())
-	}
-
-	h.tenant.SetLag(0, 0)
-	h.tenant.Upsert(scripted(hexN(8), "Certification", h.clock.Now(), ExecExecuting))
-	if r := h.get("/v3/account-activities/"+hexN(8), nil); r.status != 200 || h.tenant.LagPending() != 0 {
-		t.Errorf("with lag off: get %d, %d pending", r.status, h.tenant.LagPending())
-	}
-}
-
 // TestLagWithSimulation runs the simulator with half of all versions
 // lagged: while it runs the API trails reality, and once the clock passes
 // the last delay the API shows exactly the real newest versions. The data

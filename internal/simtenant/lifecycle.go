@@ -32,7 +32,7 @@ func (t *Tenant) create(at time.Time) *record {
 // with at. It returns false when there is nothing left to do.
 func (t *Tenant) advance(rec *record, at time.Time) bool {
 	sim := rec.sim
-	if sim == nil || rec.a.isTerminal() {
+	if sim == nil || rec.a.IsTerminal() {
 		return false
 	}
 	a := rec.a.Clone()
@@ -207,18 +207,18 @@ func (t *Tenant) SeedHistory(n int, span time.Duration) {
 	slices.SortFunc(starts, func(x, y time.Time) int { return x.Compare(y) })
 	for _, at := range starts {
 		rec := t.create(at)
-		for !rec.a.isTerminal() {
+		for !rec.a.IsTerminal() {
 			at = at.Add(t.stepInterval(rec))
 			if at.After(now) || !t.advance(rec, at) {
 				break
 			}
 		}
-		if !rec.a.isTerminal() {
+		if !rec.a.IsTerminal() {
 			t.active = append(t.active, rec)
 			continue
 		}
 		if t.chance(0.03) {
-			late := rec.a.completionTime().Add(time.Duration(t.rng.Int64N(int64(time.Hour)))).Truncate(time.Millisecond)
+			late := rec.a.CompletionTime().Add(time.Duration(t.rng.Int64N(int64(time.Hour)))).Truncate(time.Millisecond)
 			if !late.After(now) {
 				t.lateEdit(rec, late)
 			}
@@ -241,13 +241,13 @@ func (t *Tenant) Step() {
 	t.runTasks(now)
 	running := t.active[:0]
 	for _, rec := range t.active {
-		if rec.sim == nil || rec.a.isTerminal() || t.byID[rec.a.ID] != rec {
+		if rec.sim == nil || rec.a.IsTerminal() || t.byID[rec.a.ID] != rec {
 			continue
 		}
 		if t.chance(0.6) {
 			t.advance(rec, now)
 		}
-		if rec.sim != nil && !rec.a.isTerminal() {
+		if rec.sim != nil && !rec.a.IsTerminal() {
 			running = append(running, rec)
 		}
 	}
@@ -261,7 +261,7 @@ func (t *Tenant) Step() {
 		// An activity without completed ends, for any client, at its
 		// modified: editing it would move its completion, so the truth log
 		// could not be matched by anyone. Those are left alone.
-		if rec != nil && rec.sim != nil && rec.a.isTerminal() && rec.a.Completed != nil {
+		if rec != nil && rec.sim != nil && rec.a.IsTerminal() && rec.a.Completed != nil {
 			t.lateEdit(rec, now)
 		}
 	}

@@ -147,7 +147,7 @@ func TestSimulatedDataFollowsSpec(t *testing.T) {
 				t.Errorf("item ids %q %q", it.ID, it.SourceID)
 			}
 		}
-		if !a.isTerminal() {
+		if !a.IsTerminal() {
 			if a.Completed != nil {
 				t.Errorf("running activity has completed")
 			}
@@ -206,7 +206,7 @@ func TestEdgeCases(t *testing.T) {
 				seen[frag] = true
 			}
 		}
-		if a.isTerminal() && a.ExecutionStatus == ExecCompleted && a.CompletionStatus == nil {
+		if a.IsTerminal() && a.ExecutionStatus == ExecCompleted && a.CompletionStatus == nil {
 			seen["completed with null completionStatus"] = true
 		}
 	}
@@ -222,50 +222,6 @@ func TestEdgeCases(t *testing.T) {
 		if a.Type == nil {
 			t.Fatal("null type with NullType disabled")
 		}
-	}
-}
-
-func TestBulkRefresh(t *testing.T) {
-	h := newHarness(t, Config{RateLimit: -1, Seed: 2})
-	h.tenant.SeedHistory(100, time.Hour)
-	mark := h.tenant.Mark()
-	got := h.tenant.BulkRefresh(400)
-	if len(got) != 400 || stored(h.tenant) != 500 {
-		t.Fatalf("%d ids, %d stored", len(got), stored(h.tenant))
-	}
-	first, _ := h.tenant.Activity(got[0])
-	distinct := map[string]bool{}
-	for _, id := range got {
-		a, ok := h.tenant.Activity(id)
-		if !ok || distinct[id] {
-			t.Fatalf("id %s missing or repeated", id)
-		}
-		distinct[id] = true
-		if !a.Created.Equal(first.Created) || !a.Modified.Equal(*first.Modified) {
-			t.Fatalf("instants differ: %v/%v vs %v/%v", a.Created, a.Modified, first.Created, first.Modified)
-		}
-		if a.Type == nil || *a.Type != "Identity Refresh" || !a.isTerminal() {
-			t.Fatalf("bulk activity %+v", a)
-		}
-	}
-	if !first.Created.Before(*first.Modified) {
-		t.Errorf("created %v not before modified %v", first.Created, first.Modified)
-	}
-	stamp := first.Modified.Format(msLayout)
-	page, r := h.list(q("filters", "modified ge "+stamp+" and modified le "+stamp, "count", "true", "limit", "250"))
-	if len(page) != 250 || r.header.Get("X-Total-Count") != "400" {
-		t.Errorf("modified at %s: %d items, total %q", stamp, len(page), r.header.Get("X-Total-Count"))
-	}
-	tr := h.tenant.TruthSince(mark)
-	n := 0
-	for k, v := range tr.Completed {
-		if k[0] != "Identity Refresh" {
-			t.Errorf("truth has %v", k)
-		}
-		n += v
-	}
-	if n != 400 {
-		t.Errorf("truth counted %d bulk completions", n)
 	}
 }
 

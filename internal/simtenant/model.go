@@ -161,15 +161,17 @@ func cloneMap(m map[string]string) map[string]string {
 	return maps.Clone(m)
 }
 
-// isTerminal is the one definition of "finished" shared by the truth log
-// and the simulator, so the two can never disagree.
-func (a *Activity) isTerminal() bool {
+// IsTerminal is the one definition of "finished" shared by the simulator,
+// the Observer and so the ground truth, so they can never disagree: a
+// completed timestamp, or executionStatus COMPLETED or TERMINATED.
+func (a *Activity) IsTerminal() bool {
 	return a.Completed != nil || a.ExecutionStatus == ExecCompleted || a.ExecutionStatus == ExecTerminated
 }
 
-// completionTime falls back to modified because TERMINATED activities may
-// carry no completed timestamp at all.
-func (a *Activity) completionTime() time.Time {
+// CompletionTime is when a terminal activity finished: completed, falling
+// back to modified because TERMINATED activities may carry no completed
+// timestamp at all, then created.
+func (a *Activity) CompletionTime() time.Time {
 	if a.Completed != nil {
 		return *a.Completed
 	}

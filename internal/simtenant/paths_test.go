@@ -106,9 +106,9 @@ func TestDenyAndFaultsWhateverThePath(t *testing.T) {
 		h.tenant.Deny(denied.deny, 0)
 	}
 	// Each queue serves whichever path comes next.
-	h.tenant.FailNext(1, 500)
-	h.tenant.FailSourcesNext(1, 502)
-	h.tenant.FailClustersNext(1, 503)
+	h.hooks.inject(QueueActivities, failure(500))
+	h.hooks.inject(QueueSources, failure(502))
+	h.hooks.inject(QueueClusters, failure(503))
 	for _, c := range []struct {
 		path string
 		want int
@@ -154,7 +154,7 @@ func TestPerServicePathsOff(t *testing.T) {
 		}
 	}
 	// Faults wait for a path the tenant publishes.
-	h.tenant.FailSourcesNext(1, 500)
+	h.hooks.inject(QueueSources, failure(500))
 	if s := status("/sources/v1"); s != 404 {
 		t.Errorf("off path with a fault queued: %d", s)
 	}
@@ -260,17 +260,26 @@ func TestDeprecationHeaders(t *testing.T) {
 		}
 	}
 	answers := map[string]func() response{
-		"list":      func() response { return h.get("/v3/account-activities", q("limit", "2")) },
-		"get 404":   func() response { return h.get("/v3/account-activities/"+hexN(1), nil) },
-		"400":       func() response { return h.get("/v3/sources", q("filters", "nope")) },
-		"401":       func() response { return h.do(http.MethodGet, "/v3/managed-clusters", nil, "") },
-		"405":       func() response { return h.do(http.MethodPost, "/v3/sources", nil, h.token) },
-		"unknown":   func() response { return h.get("/v3/nothing", nil) },
-		"500 fault": func() response { h.tenant.FailNext(1, 500); return h.get("/v3/account-activities", nil) },
-		"429 fault": func() response { h.tenant.RateLimitNext(1, time.Second); return h.get("/v3/account-activities", nil) },
-		"malformed": func() response { h.tenant.MalformNext(1); return h.get("/v3/account-activities", nil) },
+		"list":    func() response { return h.get("/v3/account-activities", q("limit", "2")) },
+		"get 404": func() response { return h.get("/v3/account-activities/"+hexN(1), nil) },
+		"400":     func() response { return h.get("/v3/sources", q("filters", "nope")) },
+		"401":     func() response { return h.do(http.MethodGet, "/v3/managed-clusters", nil, "") },
+		"405":     func() response { return h.do(http.MethodPost, "/v3/sources", nil, h.token) },
+		"unknown": func() response { return h.get("/v3/nothing", nil) },
+		"500 fault": func() response {
+			h.hooks.inject(QueueActivities, failure(500))
+			return h.get("/v3/account-activities", nil)
+		},
+		"429 fault": func() response {
+			h.hooks.inject(QueueActivities, Fault{Kind: FaultRateLimit, Delay: time.Second})
+			return h.get("/v3/account-activities", nil)
+		},
+		"malformed": func() response {
+			h.hooks.inject(QueueActivities, Fault{Kind: FaultMalform})
+			return h.get("/v3/account-activities", nil)
+		},
 		"truncated": func() response {
-			h.tenant.TruncateNext(1)
+			h.hooks.inject(QueueActivities, Fault{Kind: FaultTruncate})
 			resp, err := h.client.Do(newRequest(t, http.MethodGet, h.base+"/v3/account-activities", h.token))
 			if err != nil {
 				return response{err: err}

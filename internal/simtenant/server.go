@@ -37,10 +37,10 @@ type api struct {
 }
 
 var apis = []api{
-	{"account-activities", "list", "get", "list", "get", queueActivities, allFamilies},
-	{"sources", "sources", "source", "sources", "sources", queueSources, allFamilies},
-	{"managed-clusters", "managed-clusters", "managed-cluster", "managed-clusters", "managed-clusters", queueClusters, allFamilies},
-	{"task-status", "task-status", "task-status-one", "task-status", "task-status", queueTasks,
+	{"account-activities", "list", "get", "list", "get", QueueActivities, allFamilies},
+	{"sources", "sources", "source", "sources", "sources", QueueSources, allFamilies},
+	{"managed-clusters", "managed-clusters", "managed-cluster", "managed-clusters", "managed-clusters", QueueClusters, allFamilies},
+	{"task-status", "task-status", "task-status-one", "task-status", "task-status", QueueTasks,
 		[]string{FamilyV1, FamilyV2025, FamilyV2026, FamilyBeta}},
 }
 
@@ -122,7 +122,7 @@ type Request struct {
 	Experimental bool
 	Status       int // 0 when the connection was dropped without an answer
 	ClientID     string
-	Fault        string // injected fault kind, if any: fail, reset, truncate, malform, slow, ratelimit
+	Fault        string // the Kind of an injected Fault, if any: fail, reset, truncate, malform, slow, ratelimit
 }
 
 // reply is a response computed before it is written, so faults can mangle
@@ -313,24 +313,25 @@ func (t *Tenant) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	t.serveAPI(sw, r, &entry, rt)
 }
 
-// serveAPI runs injected faults first, so "the next n requests" means the
-// next n that arrive, whatever their credentials; a delayed or mangled
-// response still goes through auth and rate limiting like a real one.
+// serveAPI runs an injected fault first (see Interceptor), so "the next n
+// requests" means the next n that arrive, whatever their credentials; a
+// delayed or mangled response still goes through auth and rate limiting
+// like a real one.
 func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, rt route) {
 	f := t.popFault(rt.queue)
-	entry.Fault = f.kind
-	switch f.kind {
-	case faultFail:
-		failReply(f.status).write(w)
+	entry.Fault = f.Kind
+	switch f.Kind {
+	case FaultFail:
+		failReply(f.Status).write(w)
 		return
-	case faultRateLimit:
-		tooManyRequests(f.delay).write(w)
+	case FaultRateLimit:
+		tooManyRequests(f.Delay).write(w)
 		return
-	case faultReset:
+	case FaultReset:
 		resetConn(w)
 		return
-	case faultSlow:
-		timer := time.NewTimer(f.delay)
+	case FaultSlow:
+		timer := time.NewTimer(f.Delay)
 		defer timer.Stop()
 		select {
 		case <-timer.C:
@@ -341,10 +342,10 @@ func (t *Tenant) serveAPI(w *statusWriter, r *http.Request, entry *Request, rt r
 		}
 	}
 	rep := t.answer(r, entry, rt)
-	switch f.kind {
-	case faultTruncate:
+	switch f.Kind {
+	case FaultTruncate:
 		writeTruncated(w, rep)
-	case faultMalform:
+	case FaultMalform:
 		if rep.status == http.StatusOK {
 			rep.body = []byte(`[{"id":"` + randomHex(16) + `","name":,"created":"2026-]`)
 		}

@@ -414,9 +414,9 @@ func TestDenyAndFaultsPerFamily(t *testing.T) {
 	}
 
 	// Fault queues are per family: FailNext stays with the activities.
-	h.tenant.FailNext(1, 500)
-	h.tenant.FailSourcesNext(1, 502)
-	h.tenant.FailClustersNext(1, 503)
+	h.hooks.inject(QueueActivities, failure(500))
+	h.hooks.inject(QueueSources, failure(502))
+	h.hooks.inject(QueueClusters, failure(503))
 	if r := h.get(paths["managed-cluster"], nil); r.status != 503 {
 		t.Errorf("cluster fault: %d", r.status)
 	}

@@ -380,7 +380,7 @@ func (t *Tenant) evictTasks(now time.Time) {
 	for _, e := range t.taskOrder {
 		switch {
 		case e.created < cut:
-		case drop > 0 && e.rec.k.isTerminal():
+		case drop > 0 && e.rec.k.IsTerminal():
 			drop--
 		default:
 			kept = append(kept, e)
@@ -390,11 +390,6 @@ func (t *Tenant) evictTasks(now time.Time) {
 	}
 	clear(t.taskOrder[len(kept):])
 	t.taskOrder = kept
-	if limit := 4 * capacity; capacity > 0 && len(t.taskLog) > limit {
-		cut := len(t.taskLog) - limit/2
-		t.taskLog = slices.Delete(t.taskLog, 0, cut)
-		t.taskLogBase += uint64(cut)
-	}
 }
 
 // SeedTaskHistory writes the aggregations of the span before now, each

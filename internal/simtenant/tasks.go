@@ -135,12 +135,14 @@ func (k Task) Clone() Task {
 	return c
 }
 
-// isTerminal: a task is finished once it has a completion time or status.
-func (k *Task) isTerminal() bool { return k.Completed != nil || k.CompletionStatus != nil }
+// IsTerminal is the one definition of a finished task, shared by the
+// simulator, the Observer and so the ground truth: a completion time or a
+// completion status.
+func (k *Task) IsTerminal() bool { return k.Completed != nil || k.CompletionStatus != nil }
 
-// completionTime falls back to modified, then created, for a scripted task
-// finished without a completed timestamp.
-func (k *Task) completionTime() time.Time {
+// CompletionTime is when a terminal task finished: completed, falling back
+// to modified, then created, for a scripted task finished without one.
+func (k *Task) CompletionTime() time.Time {
 	switch {
 	case k.Completed != nil:
 		return *k.Completed
@@ -150,9 +152,9 @@ func (k *Task) completionTime() time.Time {
 	return k.Created
 }
 
-// startTime is when the task's work began: launched, or created when it was
-// never launched.
-func (k *Task) startTime() time.Time {
+// StartTime is when the task's work began: launched, or created when it
+// was never launched.
+func (k *Task) StartTime() time.Time {
 	if k.Launched != nil {
 		return *k.Launched
 	}
@@ -238,9 +240,8 @@ func (k Task) MarshalJSON() ([]byte, error) { return json.Marshal(toWireTask(&k)
 // marshal outside the lock) and how it is served.
 type taskRec struct {
 	k      *Task
-	raw    string    // CorruptTask's replacement text; "" renders normally
 	plan   *taskPlan // the simulator's plan; nil once finished or scripted
-	logged bool      // whether its first terminal version is in the truth log
+	logged bool      // whether its first terminal version was observed
 }
 
 // taskEntry is what filters and sorters read of one task, by value.
@@ -297,17 +298,14 @@ var (
 	tasks   = collection[taskEntry]{fields: taskFields(false), id: func(e *taskEntry) string { return e.id }, andOnly: true}
 )
 
-// shownTask is what a page holds of one task, read under the lock.
-type shownTask struct {
-	k   *Task
-	raw string
-}
-
-func renderTask(s shownTask) ([]byte, error) {
-	if s.raw != "" {
-		return []byte(s.raw), nil
+// renderTask is k's JSON, or what the interceptor serves instead.
+func renderTask(ic Interceptor, k *Task) ([]byte, error) {
+	if ic != nil {
+		if raw, ok := ic.Replace(CollectionTasks, k.ID); ok {
+			return []byte(raw), nil
+		}
 	}
-	return json.Marshal(toWireTask(s.k))
+	return json.Marshal(toWireTask(k))
 }
 
 // visibleTasks is the part of the index the API shows: tasks created in the
@@ -328,20 +326,15 @@ func (t *Tenant) listTasks(r *http.Request, family string) reply {
 		return *bad
 	}
 
-	t.mu.Lock()
-	t.taskListSeq++
-	seq, hook := t.taskListSeq, t.onTaskList
-	t.mu.Unlock()
-	if hook != nil {
-		hook(seq)
-	}
+	t.beforeList(CollectionTasks)
 
 	t.mu.Lock()
 	entries, total := selectPage(t.visibleTasks(), &lq)
-	page := make([]shownTask, len(entries))
+	page := make([]*Task, len(entries))
 	for i, e := range entries {
-		page[i] = shownTask{e.rec.k, e.rec.raw}
+		page[i] = e.rec.k
 	}
+	ic := t.interceptor
 	t.mu.Unlock()
 
 	body := []byte{'['}
@@ -349,7 +342,7 @@ func (t *Tenant) listTasks(r *http.Request, family string) reply {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		b, err := renderTask(s)
+		b, err := renderTask(ic, s)
 		if err != nil {
 			return errorDTO(http.StatusInternalServerError, "")
 		}
@@ -359,16 +352,17 @@ func (t *Tenant) listTasks(r *http.Request, family string) reply {
 }
 
 func (t *Tenant) getTask(id string) reply {
-	var s shownTask
+	var k *Task
 	t.mu.Lock()
 	if rec := t.tasks[id]; rec != nil && !rec.k.Created.Before(t.now().Add(-taskRetention)) {
-		s = shownTask{rec.k, rec.raw}
+		k = rec.k
 	}
+	ic := t.interceptor
 	t.mu.Unlock()
-	if s.k == nil {
+	if k == nil {
 		return errorDTO(http.StatusNotFound, "")
 	}
-	b, err := renderTask(s)
+	b, err := renderTask(ic, k)
 	if err != nil {
 		return errorDTO(http.StatusInternalServerError, "")
 	}
@@ -404,9 +398,11 @@ func (t *Tenant) putTask(k *Task) *taskRec {
 }
 
 func (t *Tenant) logTaskIfTerminal(rec *taskRec) {
-	if !rec.logged && rec.k.isTerminal() {
+	if !rec.logged && rec.k.IsTerminal() {
 		rec.logged = true
-		t.logTaskTerminal(rec.k)
+		if t.cfg.Observer != nil {
+			t.cfg.Observer.TaskTerminal(rec.k)
+		}
 	}
 }
 
@@ -442,7 +438,7 @@ func (t *Tenant) ModifyTask(id string, f func(*Task)) bool {
 	c.ID = id
 	c.Modified = Ptr(t.now())
 	t.putTask(&c)
-	if c.isTerminal() {
+	if c.IsTerminal() {
 		rec.plan = nil
 	}
 	return true
@@ -459,21 +455,8 @@ func (t *Tenant) Task(id string) (Task, bool) {
 	return rec.k.Clone(), true
 }
 
-// CorruptTask makes list pages and get answers render the task as raw
-// (anything: a task without target, a bad timestamp, a field of the wrong
-// type, invalid JSON), like Corrupt for activities; filters and sorters
-// still read its real fields. CorruptTask(id, "") restores it; an unknown
-// id is ignored.
-func (t *Tenant) CorruptTask(id, raw string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if rec := t.tasks[id]; rec != nil {
-		rec.raw = raw
-	}
-}
-
-// RawTaskJSON renders the task as the API shows it, ignoring CorruptTask,
-// so a test can derive a corrupted variant.
+// RawTaskJSON renders the task as the API shows it, ignoring any
+// Interceptor.Replace, so a test can derive a corrupted variant.
 func (t *Tenant) RawTaskJSON(id string) (string, bool) {
 	t.mu.Lock()
 	rec := t.tasks[id]

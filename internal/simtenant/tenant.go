@@ -5,8 +5,8 @@
 // A real tenant publishes each collection under several API families: the
 // per-service paths SailPoint is moving to and the yearly collections. The
 // simulated one serves each under every path of this table (list, and get
-// by id), with the same data and the same fault queues and Deny families
-// whatever the path; Request.Family says which one a call used:
+// by id), with the same data, fault queues and Deny families whatever the
+// path; Request.Family says which one a call used:
 //
 //	family  account activities      sources      managed clusters      task status
 //	v1      /account-activities/v1  /sources/v1  /managed-clusters/v1  /task-status/v1
@@ -23,10 +23,14 @@
 //
 // It exists for two audiences. Tests use it as an independent oracle: it
 // implements the spec (auth, paging, the filter language, error shapes) on
-// its own, without sharing code with the exporter, and it keeps a ground
-// truth log in the exporter's label space so a test can compare what the
-// exporter counted with what actually happened. The exporter's --demo mode
-// runs it in-process so that people without a tenant still see live data.
+// its own, without sharing code with the exporter. The exporter's --demo
+// mode runs it in-process so that people without a tenant still see live
+// data. What only tests need lives in the package simtest beside it, so that
+// the exporter does not compile it: fault injection and the ground truth
+// (what an exporter should have counted, in its label space). They attach
+// through two small hooks of this package, an Interceptor the server
+// consults for faults and an Observer told of everything that becomes
+// terminal (hooks.go).
 //
 // Nothing moves on its own: the data set only changes when a caller invokes
 // Step, SeedHistory, SeedTaskHistory, BulkRefresh, Upsert, Modify,
@@ -77,11 +81,15 @@ type Config struct {
 	// values the spec allows (nulls, unknown enum values).
 	EdgeCases EdgeCases
 	// MaxActivities bounds memory for long --demo runs: when exceeded, the
-	// oldest terminal activities are dropped, and the truth log is trimmed
-	// to a few times this size. Zero keeps everything.
+	// oldest terminal activities are dropped, and so are the oldest
+	// finished tasks. Zero keeps everything.
 	MaxActivities int
 	// RequestLogSize bounds the log returned by Requests. Default 10000.
 	RequestLogSize int
+	// Observer is told of every activity and task that becomes terminal,
+	// from the first one on (see Observer). simtest.New sets it to the
+	// ground truth's recorder.
+	Observer Observer
 	// TaskSources is how many sources aggregate (see SeedTaskHistory and
 	// Step): zero means every source of the catalog, negative none, and more
 	// than the catalog adds synthetic sources (ids, names, health, listed
@@ -164,14 +172,12 @@ type Tenant struct {
 
 	health healthState
 
-	log     []truthEntry
-	logBase uint64
-
-	tenantID string
-	tokens   map[string]*token
-	limiter  map[string][]time.Time
-	faults   map[string][]fault // by queue: "token", "activities", "sources", "managed-clusters"
-	denied   map[string]int     // by endpoint family, see Deny
+	tenantID    string
+	tokens      map[string]*token
+	limiter     map[string][]time.Time
+	denied      map[string]int // by endpoint family, see Deny
+	interceptor Interceptor    // see Interceptor
+	listSeq     map[string]int // list requests by collection, for Interceptor.BeforeList
 
 	taskRng      *rand.Rand // tasks only, so they never perturb the activities of a seed
 	tasks        map[string]*taskRec
@@ -181,16 +187,10 @@ type Tenant struct {
 	taskEvery    time.Duration
 	taskDemo     bool // the demo pace
 	tasksStarted bool
-	taskLog      []taskTruthEntry
-	taskLogBase  uint64
-	onTaskList   func(int)
-	taskListSeq  int
 
 	deprecated   map[string]Deprecation // by path prefix, see Deprecate
 	disabled     map[string]bool        // by path prefix, see DisablePath
 	experimental map[string]bool        // collection paths that want X-SailPoint-Experimental
-	onList       func(int)
-	listSeq      int
 	reqLog       []Request
 	reqSeq       []uint64 // arrival number of each reqLog entry, ascending
 	nextReq      uint64
@@ -206,9 +206,8 @@ type record struct {
 	a      *Activity // the newest version: what really happened
 	shown  *Activity // the version list and get show; nil until one is visible
 	lagged []version // versions newer than shown, in order, not visible yet
-	raw    string    // Corrupt's replacement text; "" renders normally
 	sim    *simState // nil once a test scripts the activity with Upsert
-	logged bool      // whether its first terminal version is in the truth log
+	logged bool      // whether its first terminal version was observed
 }
 
 type version struct {
@@ -248,7 +247,7 @@ func New(cfg Config) *Tenant {
 		lagging: map[*record]struct{}{},
 		tokens:  map[string]*token{},
 		limiter: map[string][]time.Time{},
-		faults:  map[string][]fault{},
+		listSeq: map[string]int{},
 		denied:  map[string]int{},
 
 		taskRng:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7a5c)),
@@ -373,9 +372,9 @@ func (t *Tenant) put(a *Activity) *record {
 		t.byID[a.ID] = rec
 	}
 	rec.a = a
-	if !rec.logged && a.isTerminal() {
+	if !rec.logged && a.IsTerminal() {
 		rec.logged = true
-		t.logTerminal(a)
+		t.terminal(a)
 	}
 	if delay := t.lagDelay(); delay > 0 {
 		v := version{a, t.now().Add(delay)}
@@ -421,7 +420,7 @@ func (t *Tenant) show(rec *record, a *Activity) {
 // shows the previous visible version, or nothing for a new activity. The
 // visible version is always the newest whose visibility time has passed,
 // and its modified is its real modification time, so it appears in the
-// past. Filters and sorters see the visible version; the truth log and
+// past. Filters and sorters see the visible version; the Observer and
 // Activity see what really happened. share <= 0 or maxDelay <= 0 turns lag
 // off for new versions; versions already held back still show at their
 // time. The lag decisions use their own random source, so they never change
@@ -484,23 +483,22 @@ func (t *Tenant) reveal() {
 	t.nextVisible = next
 }
 
-// Corrupt makes list pages and get answers render the activity as raw, which
-// may be anything: invalid JSON or UTF-8, deep nesting, megabytes, or valid
-// JSON that breaks the schema. The rest of the page is produced normally,
-// and the activity keeps its place in the order, since filters and sorters
-// still read its real fields. Corrupt(id, "") restores it; an unknown id is
-// ignored.
-func (t *Tenant) Corrupt(id string, raw string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if rec := t.byID[id]; rec != nil {
-		rec.raw = raw
+// terminal keeps a newly finished activity as a candidate for late edits
+// and tells the observer; callers hold t.mu.
+func (t *Tenant) terminal(a *Activity) {
+	if len(t.recent) >= 256 {
+		t.recent = t.recent[1:]
+	}
+	t.recent = append(t.recent, a.ID)
+	if t.cfg.Observer != nil {
+		t.cfg.Observer.ActivityTerminal(a)
 	}
 }
 
-// RawJSON renders the activity as /v3 shows it now, ignoring Corrupt, so a
-// test can derive a corrupted variant (replace one field, say). It reports
-// false for an unknown id or one that indexing lag still hides.
+// RawJSON renders the activity as /v3 shows it now, ignoring any
+// Interceptor.Replace, so a test can derive a corrupted variant (replace
+// one field, say). It reports false for an unknown id or one that indexing
+// lag still hides.
 func (t *Tenant) RawJSON(id string) (string, bool) {
 	t.mu.Lock()
 	t.reveal()
@@ -531,7 +529,7 @@ func (t *Tenant) evict() {
 	drop := len(t.byID) - capacity
 	kept := t.ordered[:0]
 	for _, e := range t.ordered {
-		if drop > 0 && e.rec.a.isTerminal() && len(e.rec.lagged) == 0 {
+		if drop > 0 && e.rec.a.IsTerminal() && len(e.rec.lagged) == 0 {
 			delete(t.byID, e.id)
 			drop--
 			continue
@@ -540,9 +538,4 @@ func (t *Tenant) evict() {
 	}
 	clear(t.ordered[len(kept):])
 	t.ordered = kept
-	if limit := 4 * capacity; len(t.log) > limit {
-		cut := len(t.log) - limit/2
-		t.log = slices.Delete(t.log, 0, cut)
-		t.logBase += uint64(cut)
-	}
 }

@@ -1,4 +1,4 @@
-package simtenant
+package simtest
 
 import (
 	"bytes"
@@ -6,27 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// elements splits a JSON array into its elements' raw text.
-func elements(t *testing.T, body []byte) []string {
-	t.Helper()
-	var raw []json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		t.Fatalf("page does not parse: %v", err)
-	}
-	out := make([]string, len(raw))
-	for i, r := range raw {
-		out[i] = string(r)
-	}
-	return out
-}
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
+)
 
 // TestCorrupt puts one malformed element among 249 good ones: the raw text
 // takes the record's place byte for byte, the rest of the page is what it
 // was, get answers the raw text too, and Corrupt(id, "") restores it.
 func TestCorrupt(t *testing.T) {
-	h := newHarness(t, Config{RateLimit: -1, Seed: 9})
+	h := newHarness(t, simtenant.Config{RateLimit: -1, Seed: 9})
 	h.tenant.SeedHistory(300, 24*time.Hour)
 	query := q("limit", "250", "sorters", "-created")
 	clean := h.get("/v3/account-activities", query)
@@ -58,7 +46,7 @@ func TestCorrupt(t *testing.T) {
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {
-			h.tenant.Corrupt(victim.ID, raw)
+			h.faults.Corrupt(victim.ID, raw)
 			want := "[" + strings.Join(good[:pos], ",") + "," + raw + "," + strings.Join(good[pos+1:], ",") + "]"
 			for _, prefix := range []string{"/v3", "/v2025"} {
 				r := h.get(prefix+"/account-activities", query)
@@ -80,14 +68,14 @@ func TestCorrupt(t *testing.T) {
 		})
 	}
 	// It stays corrupt across new versions, until restored.
-	h.tenant.Corrupt(victim.ID, "garbage")
-	h.tenant.Modify(victim.ID, func(*Activity) {})
+	h.faults.Corrupt(victim.ID, "garbage")
+	h.tenant.Modify(victim.ID, func(*simtenant.Activity) {})
 	if r := h.get("/v3/account-activities/"+victim.ID, nil); string(r.body) != "garbage" {
 		t.Errorf("a new version lost the corruption: %.80s", r.body)
 	}
-	h.tenant.Corrupt(victim.ID, "")
+	h.faults.Corrupt(victim.ID, "")
 	if r := h.get("/v3/account-activities/"+victim.ID, nil); !json.Valid(r.body) || !strings.Contains(string(r.body), victim.ID) {
 		t.Errorf("restore: %.80s", r.body)
 	}
-	h.tenant.Corrupt(hexN(0xbad), "ignored") // unknown ids are ignored
+	h.faults.Corrupt(hexN(0xbad), "ignored") // unknown ids are ignored
 }

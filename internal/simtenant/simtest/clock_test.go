@@ -1,9 +1,11 @@
-package simtenant
+package simtest
 
 import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
 
 // TestDateHeaderAndClockOffset runs tenants whose clock is ahead, exact
@@ -12,7 +14,7 @@ import (
 func TestDateHeaderAndClockOffset(t *testing.T) {
 	for _, offset := range []time.Duration{0, 2 * time.Minute, -2 * time.Minute} {
 		t.Run(offset.String(), func(t *testing.T) {
-			h := newHarness(t, Config{ClockOffset: offset, RateLimit: -1, TokenTTL: time.Minute, Seed: 1})
+			h := newHarness(t, simtenant.Config{ClockOffset: offset, RateLimit: -1, TokenTTL: time.Minute, Seed: 1})
 			h.client = freshClient() // a reset or truncated answer must not be retried
 			tenantNow := func() time.Time { return h.clock.Now().Add(offset) }
 			wantDate := func() string { return tenantNow().UTC().Format(http.TimeFormat) }
@@ -28,19 +30,19 @@ func TestDateHeaderAndClockOffset(t *testing.T) {
 				"unknown path": func() response { return h.get("/v3/nothing", nil) },
 				"token 405":    func() response { return h.do("GET", "/oauth/token", nil, "") },
 				"sources":      func() response { return h.get("/v3/sources", nil) },
-				"source":       func() response { return h.get("/v3/sources/"+sourcesCatalog[0].id, nil) },
+				"source":       func() response { return h.get("/v3/sources/"+h.tenant.Sources()[0].ID, nil) },
 				"clusters":     func() response { return h.get("/v3/managed-clusters", q("filters", "bad")) },
-				"cluster":      func() response { return h.get("/v3/managed-clusters/"+clustersCatalog[0].id, nil) },
+				"cluster":      func() response { return h.get("/v3/managed-clusters/"+h.tenant.Clusters()[0].ID, nil) },
 				"429 fault": func() response {
-					h.tenant.RateLimitNext(1, time.Second)
+					h.faults.RateLimitNext(1, time.Second)
 					return h.get("/v3/account-activities", nil)
 				},
 				"500 fault": func() response {
-					h.tenant.FailNext(1, 500)
+					h.faults.FailNext(1, 500)
 					return h.get("/v3/account-activities", nil)
 				},
 				"truncated": func() response {
-					h.tenant.TruncateNext(1)
+					h.faults.TruncateNext(1)
 					return h.get("/v3/account-activities", nil)
 				},
 			}
@@ -67,7 +69,7 @@ func TestDateHeaderAndClockOffset(t *testing.T) {
 				h.tenant.Step() // a Step starts 0-4 activities
 			}
 			h.clock.Advance(time.Second)
-			h.tenant.Modify(first[0].ID, func(*Activity) {})
+			h.tenant.Modify(first[0].ID, func(*simtenant.Activity) {})
 			a, _ := h.tenant.Activity(first[0].ID)
 			if want := tenantNow().Truncate(time.Millisecond); !a.Modified.Equal(want) {
 				t.Errorf("Modify stamped %v, want %v", a.Modified, want)
@@ -81,10 +83,10 @@ func TestDateHeaderAndClockOffset(t *testing.T) {
 			if want := tenantNow().Add(-time.Second).Truncate(time.Millisecond); !created.Equal(want) {
 				t.Errorf("Step created at %v, want %v", created, want)
 			}
-			if n := len(h.tenant.Current(created).Activities); n == 0 {
+			if n := len(h.truth.Current(created).Activities); n == 0 {
 				t.Errorf("Current(since) on the tenant's clock misses what Step created")
 			}
-			if n := len(h.tenant.Current(created.Add(time.Millisecond)).Activities); n != 0 {
+			if n := len(h.truth.Current(created.Add(time.Millisecond)).Activities); n != 0 {
 				t.Errorf("Current after the newest activity has %d groups", n)
 			}
 
