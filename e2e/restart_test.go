@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/activities"
+	"github.com/sailpoint-exporter/sailpoint_exporter/aggregations"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
@@ -113,6 +114,10 @@ type restartRun struct {
 	primingRequests int
 	url             string // the tenant's
 
+	// countingSince is when the aggregations began counting, from the
+	// state file: the tenant finishes a task at its planned instant when it
+	// next steps, so one logged after the mark may have finished before.
+	countingSince time.Time
 	// busy is held by the stream of tenant changes while it makes one, and
 	// by a restart while it must see the tenant still: what a restart reads
 	// is then exactly what ISC held when it started.
@@ -124,11 +129,15 @@ func newRestartRun(t *testing.T, withState bool) *restartRun {
 	// the clock, so a busy machine makes the test slower, never red.
 	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Minute)
 	t.Cleanup(cancel)
-	tenant := simtest.New(simtenant.Config{Seed: 41, RateLimit: -1, Clients: map[string]string{restartClientID: restartSecret}})
+	// Aggregations every 10 s for each of 30 sources, so that hundreds
+	// finish, out of order, while the exporter is killed again and again.
+	tenant := simtest.New(simtenant.Config{Seed: 41, RateLimit: -1, Clients: map[string]string{restartClientID: restartSecret},
+		TaskSources: 30, TaskEvery: 10 * time.Second})
 	// Enough history that priming takes well over 60 list requests, so that
 	// a restart's single refresh proves it spared them, and a state file of
 	// a few megabytes.
 	tenant.SeedHistory(20_000, 20*time.Hour)
+	tenant.SeedTaskHistory(time.Hour)
 	url, err := tenant.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +151,7 @@ func newRestartRun(t *testing.T, withState bool) *restartRun {
 	}
 	r.args = []string{"--isc.url=" + url, "--isc.client-id=" + restartClientID, "--web.listen-address=" + r.addr,
 		"--activities.refresh-interval=500ms", "--isc.requests-per-second=1000", "--log.level=debug",
-		"--activities.overlap=" + restartOverlap.String()}
+		"--activities.overlap=" + restartOverlap.String(), "--aggregations.refresh-interval=700ms"}
 	if withState {
 		r.args = append(r.args, "--state.file="+r.statePath)
 	} else {
@@ -159,7 +168,23 @@ func (r *restartRun) run(kills int) {
 	t := r.t
 	r.mark = simtest.Truth(r.tenant).Mark()
 	p := r.start()
-	r.primingRequests = r.requestsUntilRefreshed(time.Now())
+	started := time.Now()
+	r.primingRequests = r.requestsUntilRefreshed(started)
+	// And the aggregations' first pass: kills begin once both areas count.
+	r.waitForAggregations(started)
+	if r.statePath != "" {
+		raw, err := os.ReadFile(r.statePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := state.Parse(raw, state.Identity{URL: r.url, ClientID: restartClientID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.countingSince, err = aggregations.CountingSince(c.Sections[aggregations.SectionName]); err != nil || r.countingSince.IsZero() {
+			t.Fatalf("when the aggregations began counting: %v %v", r.countingSince, err)
+		}
+	}
 	if r.primingRequests < 60 {
 		t.Fatalf("priming took %d list requests; the history is too small to prove a restart spares it", r.primingRequests)
 	}
@@ -187,8 +212,13 @@ func (r *restartRun) run(kills int) {
 	}
 	stopStream()
 	wg.Wait()
-	// Let the exporter read everything that happened.
-	r.requestsUntilRefreshed(time.Now().Add(time.Second))
+	// Let the exporter read everything that happened: a refresh of each
+	// area that began after the tenant stopped. A success after the stop
+	// may be a refresh that began before it; the success after that one
+	// began after it.
+	stopped := time.Now()
+	r.requestsUntilRefreshed(r.requestsUntilRefreshedAt(stopped))
+	r.waitForAggregations(r.waitForAggregations(stopped))
 	if err := r.sampler.sample(); err != nil {
 		t.Fatal(err)
 	}
@@ -284,12 +314,37 @@ func (r *restartRun) requestsUntilRefreshed(since time.Time) int {
 	return 0
 }
 
-// listRequestsBetween counts the list requests the tenant received after
-// from and up to to.
+// waitForAggregations waits until the aggregations report a successful
+// read that ended after since, and returns when it ended.
+func (r *restartRun) waitForAggregations(since time.Time) time.Time {
+	return r.waitForSuccess("sailpoint_aggregations_last_success_timestamp_seconds", since)
+}
+
+// requestsUntilRefreshedAt waits until the activities report a successful
+// refresh that ended after since, and returns when it ended.
+func (r *restartRun) requestsUntilRefreshedAt(since time.Time) time.Time {
+	return r.waitForSuccess("sailpoint_last_refresh_success_timestamp_seconds", since)
+}
+
+func (r *restartRun) waitForSuccess(gauge string, since time.Time) time.Time {
+	for r.ctx.Err() == nil {
+		s, err := scrapeSeries(r.ctx, r.sampler.url)
+		if last := s[seriesKey(gauge, nil)]; err == nil && last > float64(since.UnixMilli())/1000 {
+			return time.UnixMilli(int64(last * 1000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatalf("%s did not move past %s", gauge, since.Format(time.StampMilli))
+	return time.Time{}
+}
+
+// listRequestsBetween counts the list requests of the activities' scans
+// the tenant received after from and up to to: those with a filter, not the
+// check at start's smallest page.
 func (r *restartRun) listRequestsBetween(from, to time.Time) int {
 	n := 0
 	for _, q := range r.tenant.Requests() {
-		if q.Endpoint == "list" && q.Time.After(from) && !q.Time.After(to) {
+		if q.Endpoint == "list" && strings.Contains(q.RawQuery, "filters=") && q.Time.After(from) && !q.Time.After(to) {
 			n++
 		}
 	}
@@ -372,6 +427,8 @@ func persisted(key string) bool {
 		strings.HasPrefix(key, "sailpoint_account_activity_errors_total") ||
 		strings.HasPrefix(key, "sailpoint_account_activity_warnings_total") ||
 		strings.HasPrefix(key, "sailpoint_account_activity_duration_seconds") ||
+		strings.HasPrefix(key, "sailpoint_source_aggregations_completed_total") ||
+		strings.HasPrefix(key, "sailpoint_source_aggregation_duration_seconds") ||
 		strings.HasPrefix(key, "sailpoint_label_overflow_total")
 }
 
@@ -497,8 +554,37 @@ func (r *restartRun) truthSeries(buckets []float64) map[string]float64 {
 			out[seriesKey("sailpoint_account_activity_duration_seconds_bucket", withLabel(labels, "le", fmt.Sprint(le)))] = float64(n)
 		}
 	}
+	tt := simtest.Truth(r.tenant).TaskTruthFinishedSince(r.mark, r.countingSince)
+	for k, v := range tt.Finished {
+		out[seriesKey("sailpoint_source_aggregations_completed_total", map[string]string{"source_id": k[0], "type": k[1], "completion_status": k[2]})] = float64(v)
+	}
+	byTypeStatus := map[[2]string][]float64{}
+	for k, obs := range tt.Durations {
+		byTypeStatus[[2]string{k[1], k[2]}] = append(byTypeStatus[[2]string{k[1], k[2]}], obs...)
+	}
+	for k, obs := range byTypeStatus {
+		labels := map[string]string{"type": k[0], "completion_status": k[1]}
+		sum := 0.0
+		for _, d := range obs {
+			sum += d
+		}
+		out[seriesKey("sailpoint_source_aggregation_duration_seconds_count", labels)] = float64(len(obs))
+		out[seriesKey("sailpoint_source_aggregation_duration_seconds_sum", labels)] = sum
+		for _, le := range aggregationBuckets {
+			n := 0
+			for _, d := range obs {
+				if d <= le {
+					n++
+				}
+			}
+			out[seriesKey("sailpoint_source_aggregation_duration_seconds_bucket", withLabel(labels, "le", fmt.Sprint(le)))] = float64(n)
+		}
+	}
 	return out
 }
+
+// aggregationBuckets are the aggregation duration histogram's bounds.
+var aggregationBuckets = []float64{10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 43200, 86400, math.Inf(1)}
 
 // compareWithTruth fails for every counter series that differs from ground
 // truth, and returns how many completions the exporter counted differently.
@@ -506,10 +592,15 @@ func (r *restartRun) compareWithTruth(t *testing.T) float64 {
 	t.Helper()
 	got := r.sampler.lastSeries()
 	want := r.truthSeries(durationBuckets)
-	total, off := 0.0, 0.0
+
+	total, off, aggregations := 0.0, 0.0, 0.0
 	for k, v := range want {
 		if strings.HasPrefix(k, "sailpoint_account_activities_completed_total") {
 			total += v
+			off += math.Abs(got[k] - v)
+		}
+		if strings.HasPrefix(k, "sailpoint_source_aggregations_completed_total") {
+			aggregations += v
 			off += math.Abs(got[k] - v)
 		}
 		g := got[k]
@@ -528,10 +619,10 @@ func (r *restartRun) compareWithTruth(t *testing.T) float64 {
 			t.Errorf("%s = %v, ground truth has no such series", k, v)
 		}
 	}
-	if total < 1000 {
-		t.Errorf("only %v completions during the run; it proves little", total)
+	if total < 1000 || aggregations < 50 {
+		t.Errorf("only %v completions and %v aggregations during the run; it proves little", total, aggregations)
 	}
-	t.Logf("%v completions during the run, %d samples of /metrics", total, r.sampler.samples)
+	t.Logf("%v completions and %v aggregations finished during the run, %d samples of /metrics", total, aggregations, r.sampler.samples)
 	return off
 }
 
