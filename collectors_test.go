@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
+	"github.com/sailpoint-exporter/sailpoint_exporter/tenant"
 )
 
 // The sources and managed clusters collectors: on by default, off with
@@ -119,7 +120,7 @@ func demoExporter(t *testing.T, args ...string) (*exporter, *settings, *syncBuff
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	e, err := newExporter(s, "", slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	e, err := newExporter(s, nil, nil, false, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +155,12 @@ func TestClusterSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.activities.Refresh(t.Context()); err != nil {
+	if err := e.first().Activities().Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	simtest.Faults(e.demo).FailClustersNext(1, http.StatusInternalServerError)
+	simtest.Faults(e.demos[0]).FailClustersNext(1, http.StatusInternalServerError)
 	for range 2 { // a failed listing (one retry) and a good one
-		for _, inv := range e.inventories {
+		for _, inv := range e.first().Inventories() {
 			_ = inv.Refresh(t.Context())
 		}
 	}
@@ -171,7 +172,7 @@ func TestClusterSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := e.demo.ClusterSecrets()
+	secrets := e.demos[0].ClusterSecrets()
 	if len(secrets) < 10 {
 		t.Fatalf("only %d secrets to look for", len(secrets))
 	}
@@ -193,13 +194,13 @@ func TestOpenMetricsWhenAsked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.activities.Refresh(t.Context()); err != nil {
+	if err := e.first().Activities().Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for range 120 { // two minutes of the demo: failures
-		e.demo.Step()
+		e.demos[0].Step()
 	}
-	if err := e.activities.Refresh(t.Context()); err != nil {
+	if err := e.first().Activities().Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	om := scrapeWith(t, h, openMetrics)
@@ -215,12 +216,12 @@ func TestOpenMetricsWhenAsked(t *testing.T) {
 func TestCollectorsRunAndStop(t *testing.T) {
 	t.Parallel()
 	e, _, _, _ := demoExporter(t, "--sources.refresh-interval=20ms")
-	if len(e.inventories) != 2 {
-		t.Fatalf("%d collectors, want sources and managed clusters", len(e.inventories))
+	if len(e.first().Inventories()) != 2 {
+		t.Fatalf("%d collectors, want sources and managed clusters", len(e.first().Inventories()))
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	g, gctx := errgroup.WithContext(ctx)
-	e.start(gctx, g)
+	e.start(gctx, g, nil)
 	listed := func() bool {
 		mfs, err := e.registry.Gather()
 		if err != nil {
@@ -255,8 +256,8 @@ func TestCollectorsRunAndStop(t *testing.T) {
 	}
 
 	off, _, _, _ := demoExporter(t, "--no-collector.sources", "--no-collector.managed-clusters")
-	if len(off.inventories) != 0 {
-		t.Fatalf("%d collectors with both off", len(off.inventories))
+	if len(off.first().Inventories()) != 0 {
+		t.Fatalf("%d collectors with both off", len(off.first().Inventories()))
 	}
 	mfs, err := off.registry.Gather()
 	if err != nil {
@@ -268,3 +269,6 @@ func TestCollectorsRunAndStop(t *testing.T) {
 		}
 	}
 }
+
+// first is the exporter's first tenant: the only one of a command line.
+func (e *exporter) first() *tenant.Tenant { return e.tenants.Tenants()[0] }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/aggregations"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/tenants"
 )
 
 const exporterName = "sailpoint_exporter"
@@ -52,6 +53,9 @@ type settings struct {
 	overlap         time.Duration
 	stateFile       string
 	demo            bool
+	demoTenants     int
+	configFile      string
+	configCheck     bool
 
 	sources          bool
 	clusters         bool
@@ -126,6 +130,12 @@ func newApp() (*kingpin.Application, *settings) {
 		Envar("SAIL_STATE_FILE").StringVar(&s.stateFile)
 	app.Flag("demo", "Run against a simulated tenant, in-process on loopback, instead of ISC.").
 		BoolVar(&s.demo)
+	app.Flag("demo.tenants", "With --demo, how many simulated tenants to run: 1 as one ISC tenant (no tenant label); 2 or more named sandbox, production, tenant-3, …, as with a configuration file.").
+		Default("1").IntVar(&s.demoTenants)
+	app.Flag("config.file", "YAML file listing the tenants to watch, each with its URL, client id, where its secret is, its state file and its own settings (see the README). Without it, the one tenant of --isc.url. Reloaded on SIGHUP and POST /-/reload.").
+		Envar("SAIL_CONFIG_FILE").StringVar(&s.configFile)
+	app.Flag("config.check", "Check --config.file (without reading the secrets) and exit: 0 if it can be used.").
+		BoolVar(&s.configCheck)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 		Default("/metrics").StringVar(&s.telemetryPath)
 	app.Flag("web.max-requests", "Most concurrent scrapes served; 0 means no limit.").
@@ -318,6 +328,34 @@ const secretEnv = "SAIL_CLIENT_SECRET"
 
 // check returns the first problem with s as one sentence saying what to set.
 func (s *settings) check() error {
+	if err := s.checkProcess(); err != nil {
+		return err
+	}
+	if s.configFile != "" {
+		return s.refuseWithConfigFile()
+	}
+	return s.checkTenant()
+}
+
+// checkProcess checks the settings of the process, whatever its tenants.
+func (s *settings) checkProcess() error {
+	switch {
+	case s.timeoutOffset < 0:
+		return errors.New("--activities.scrape-timeout-offset must not be negative")
+	case !strings.HasPrefix(s.telemetryPath, "/"):
+		return errors.New("--web.telemetry-path must start with /")
+	case s.demoTenants < 1 || s.demoTenants > maxDemoTenants:
+		return fmt.Errorf("--demo.tenants must be between 1 and %d", maxDemoTenants)
+	case s.demoTenants > 1 && !s.demo:
+		return errors.New("--demo.tenants needs --demo")
+	case s.configCheck && s.configFile == "":
+		return errors.New("--config.check checks --config.file (SAIL_CONFIG_FILE): set it")
+	}
+	return nil
+}
+
+// checkTenant checks the settings of one tenant.
+func (s *settings) checkTenant() error {
 	switch {
 	case s.requestsPerSec <= 0:
 		return errors.New("--isc.requests-per-second must be above 0")
@@ -345,10 +383,6 @@ func (s *settings) check() error {
 		return errors.New("--aggregations.lookback must be above 0, e.g. 168h")
 	case len(s.aggregationTypes()) == 0:
 		return errors.New("--aggregations.types must name at least one task type, e.g. CLOUD_ACCOUNT_AGGREGATION")
-	case s.timeoutOffset < 0:
-		return errors.New("--activities.scrape-timeout-offset must not be negative")
-	case !strings.HasPrefix(s.telemetryPath, "/"):
-		return errors.New("--web.telemetry-path must start with /")
 	}
 	if _, err := client.ParseFamily(s.apiVersion); err != nil {
 		return fmt.Errorf("--isc.api-version: %w", err)
@@ -421,16 +455,9 @@ func (s *settings) clientSecret() (secret, warning string, err error) {
 		if env != "" {
 			return "", "", fmt.Errorf("set either --isc.client-secret-file or %s, not both", secretEnv)
 		}
-		b, err := os.ReadFile(s.secretFile)
+		secret, warning, err := tenants.ReadSecretFile(s.secretFile)
 		if err != nil {
-			return "", "", fmt.Errorf("reading --isc.client-secret-file: %w", err)
-		}
-		secret := strings.TrimSpace(string(b))
-		if secret == "" {
-			return "", "", fmt.Errorf("--isc.client-secret-file %s is empty", s.secretFile)
-		}
-		if info, err := os.Stat(s.secretFile); err == nil && info.Mode().Perm()&0o077 != 0 {
-			warning = fmt.Sprintf("the client secret file %s can be read by others than its owner (mode %v): chmod 600 it", s.secretFile, info.Mode().Perm())
+			return "", "", fmt.Errorf("--isc.client-secret-file: %w", err)
 		}
 		return secret, warning, nil
 	}

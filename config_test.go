@@ -118,7 +118,7 @@ func TestClientSecret(t *testing.T) {
 		{name: "environment", env: "from-env", want: "from-env"},
 		{name: "both", file: file, env: "from-env", wantErr: "not both"},
 		{name: "neither", wantErr: "set SAIL_CLIENT_SECRET or --isc.client-secret-file"},
-		{name: "missing file", file: filepath.Join(dir, "nope"), wantErr: "reading --isc.client-secret-file"},
+		{name: "missing file", file: filepath.Join(dir, "nope"), wantErr: "--isc.client-secret-file: reading the client secret file"},
 		{name: "empty file", file: empty, wantErr: "is empty"},
 	}
 	for _, tt := range tests {

@@ -23,36 +23,36 @@ func TestREADMEMetricsTableIsTheContract(t *testing.T) {
 	if _, err := app.Parse([]string{"--demo", "--state.file=" + filepath.Join(t.TempDir(), "state")}); err != nil {
 		t.Fatal(err) // the flags' defaults, the collectors on as in --demo
 	}
-	e, err := newExporter(s, "", slog.New(slog.DiscardHandler))
+	e, err := newExporter(s, nil, nil, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.close()
-	if err := e.activities.Refresh(t.Context()); err != nil {
+	if err := e.first().Activities().Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for range 60 { // completions, failures and durations
-		e.demo.Step()
+		e.demos[0].Step()
 	}
-	if err := e.activities.Refresh(t.Context()); err != nil {
+	if err := e.first().Activities().Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, inv := range e.inventories { // sources and managed clusters
+	for _, inv := range e.first().Inventories() { // sources and managed clusters
 		if err := inv.Refresh(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Aggregations: the first pass, then one that finishes, failed, and is
 	// counted.
-	if err := e.aggregations.Refresh(t.Context()); err != nil {
+	if err := e.first().Aggregations().Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	e.demo.UpsertTask(simtenant.Task{Type: "QUARTZ", DefinitionType: "CLOUD_ACCOUNT_AGGREGATION", UniqueName: "Cloud Account Aggregation",
-		Launcher: "sweep", Target: &simtenant.TaskTarget{ID: e.demo.Sources()[0].ID, Type: "APPLICATION", Name: "Active Directory [source]"},
+	e.demos[0].UpsertTask(simtenant.Task{Type: "QUARTZ", DefinitionType: "CLOUD_ACCOUNT_AGGREGATION", UniqueName: "Cloud Account Aggregation",
+		Launcher: "sweep", Target: &simtenant.TaskTarget{ID: e.demos[0].Sources()[0].ID, Type: "APPLICATION", Name: "Active Directory [source]"},
 		Created: now.Add(-time.Minute), Launched: simtenant.Ptr(now.Add(-50 * time.Second)), Completed: simtenant.Ptr(now), Modified: simtenant.Ptr(now),
 		CompletionStatus: simtenant.Ptr("ERROR")})
-	if err := e.aggregations.Refresh(t.Context()); err != nil {
+	if err := e.first().Aggregations().Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := e.registry.Gather()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -16,165 +17,75 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/sailpoint-exporter/sailpoint_exporter/activities"
-	"github.com/sailpoint-exporter/sailpoint_exporter/aggregations"
-	"github.com/sailpoint-exporter/sailpoint_exporter/apimetrics"
 	"github.com/sailpoint-exporter/sailpoint_exporter/area"
-	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
-	"github.com/sailpoint-exporter/sailpoint_exporter/inventory"
-	"github.com/sailpoint-exporter/sailpoint_exporter/state"
+	"github.com/sailpoint-exporter/sailpoint_exporter/tenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/tenants"
 )
 
-// exporter is what the process serves: the areas that feed the metrics
-// from ISC (or from the demo tenant), the state file they share, and the
-// registry they report to.
+// exporter is what the process serves: the tenants that feed the metrics
+// from ISC (or from the demo's simulated tenants), the reloader of their
+// configuration file, and the registry they all report to.
 type exporter struct {
-	registry   *prometheus.Registry
-	state      *state.File // nil without --state.file
-	activities *activities.Refresher
-	interval   time.Duration // of the activities; 0: they refresh on scrape
-	// inventories are the sources and managed clusters collectors that are on.
-	inventories []*inventory.Inventory
-	// aggregations is nil when --aggregations.refresh-interval is 0.
-	aggregations *aggregations.Refresher
-	isc          *client.Client
-	endpoints    []string                // of the areas that are on, for the check at start
-	background   []func(context.Context) // each area's background loop, joined on shutdown
-	demo         *simtenant.Tenant       // nil unless --demo
+	registry *prometheus.Registry
+	tenants  *tenants.Set
+	reloader *tenants.Reloader   // nil without --config.file
+	demos    []*simtenant.Tenant // with --demo
 }
 
-// newExporter builds the exporter; it sends nothing to ISC yet.
-func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, error) {
-	cfg := client.Config{
-		BaseURL:           s.url,
-		TokenURL:          s.tokenURL,
-		ClientID:          s.clientID,
-		ClientSecret:      secret,
-		API:               client.Family(strings.ToLower(s.apiVersion)),
-		ActivitiesPath:    s.activitiesPath,
-		RequestsPerSecond: s.requestsPerSec,
-		Timeout:           s.timeout,
-		PageSize:          s.pageSize,
-		UserAgent:         exporterName + "/" + version.Version,
-		Logger:            logger.With("component", "client"),
-	}
-	e := &exporter{registry: prometheus.NewRegistry(), interval: s.interval()}
-	if s.demo {
-		tenant, err := startDemo(&cfg, logger)
-		if err != nil {
-			return nil, err
-		}
-		e.demo = tenant
-	}
+// newExporter builds the exporter and the tenants of list (with --demo,
+// the simulated ones it starts); start runs them, checking each first when
+// check is set. load re-reads the configuration file on a reload; nil
+// without one.
+func newExporter(s *settings, list []tenant.Settings, load tenants.Loader, check bool, logger *slog.Logger) (*exporter, error) {
+	e := &exporter{registry: prometheus.NewRegistry()}
 	e.registry.MustRegister(
 		versioncollector.NewCollector(exporterName),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	)
-	api := apimetrics.New(e.registry, logger.With("component", "client"))
-	cfg.Observe, cfg.Deprecated, cfg.Unexpected = api.Observe, api.Deprecated, api.Unexpected
-	isc, err := client.New(cfg)
+	if s.demo {
+		sims, demoList, err := startDemos(s, logger)
+		if err != nil {
+			return nil, err
+		}
+		e.demos, list = sims, demoList
+	}
+	e.tenants = tenants.NewSet(e.registry, logger, tenants.SetOptions{Check: check})
+	var err error
+	if load != nil {
+		e.reloader = tenants.NewReloader(load, e.tenants, e.registry, logger.With("component", "config"))
+		_, err = e.reloader.Apply("start", list, nil)
+	} else {
+		_, err = e.tenants.Apply(list)
+	}
 	if err != nil {
 		e.close()
 		return nil, err
 	}
-	e.registry.MustRegister(apimetrics.NewClockOffset(isc.ClockOffset), apimetrics.NewPaths(isc.Paths))
-	e.isc, e.endpoints = isc, []string{client.EndpointList}
-	if s.stateFile != "" {
-		id := state.Identity{URL: cfg.BaseURL, ClientID: cfg.ClientID}
-		if e.state, err = state.Open(s.stateFile, id, e.registry, logger.With("component", "state")); err != nil {
-			e.close()
-			return nil, err
-		}
-	}
-
-	areaLogger := logger.With("component", "collector")
-	shared := area.NewShared()
-	e.registry.MustRegister(shared.Collector())
-	e.activities = activities.NewRefresher(isc, activities.Options{
-		Overlap:    s.overlap,
-		Lookback:   s.lookback,
-		MaxTypes:   s.maxTypes,
-		MaxSources: s.maxSources(),
-		State:      e.state,
-		Shared:     shared,
-		Logger:     areaLogger,
-	})
-	e.registry.MustRegister(e.activities.Collector())
-	if e.interval > 0 {
-		e.background = append(e.background, func(ctx context.Context) { e.activities.Run(ctx, e.interval) })
-	}
-	if s.sources {
-		src := inventory.NewSources(isc, inventory.Options{Max: s.maxSources(), Interval: s.sourcesPeriod(), Logger: areaLogger})
-		e.registry.MustRegister(src)
-		e.inventories = append(e.inventories, src)
-		e.endpoints = append(e.endpoints, client.EndpointSources)
-		e.background = append(e.background, func(ctx context.Context) { src.Run(ctx, s.sourcesPeriod()) })
-	}
-	if s.clusters {
-		clusters := inventory.NewManagedClusters(isc, inventory.Options{Interval: s.clustersPeriod(), Logger: areaLogger})
-		e.registry.MustRegister(clusters)
-		e.inventories = append(e.inventories, clusters)
-		e.endpoints = append(e.endpoints, client.EndpointManagedClusters)
-		e.background = append(e.background, func(ctx context.Context) { clusters.Run(ctx, s.clustersPeriod()) })
-	}
-	if period := s.aggregationsPeriod(); period > 0 {
-		e.aggregations = aggregations.NewRefresher(isc, aggregations.Options{
-			Lookback:   s.aggLookback,
-			Types:      s.aggregationTypes(),
-			MaxSources: s.maxSources(),
-			Interval:   period,
-			State:      e.state,
-			Shared:     shared,
-			Logger:     areaLogger,
-		})
-		e.registry.MustRegister(e.aggregations.Collector())
-		e.endpoints = append(e.endpoints, client.EndpointTaskStatus)
-		e.background = append(e.background, func(ctx context.Context) { e.aggregations.Run(ctx, period) })
-	}
 	return e, nil
 }
 
-// checkTimeout bounds the check at start: a network that answers says what
-// is wrong well within it.
-const checkTimeout = 5 * time.Second
-
-// check asks ISC, before serving, for a token and the smallest page of every
-// area that is on, without retries, and says what is wrong with each in one
-// line: a misspelled URL, a TLS mismatch or a missing scope is said at once,
-// not after the retries of a first refresh. It never stops the exporter:
-// ISC may come back, and sailpoint_up says meanwhile.
-func (e *exporter) check(ctx context.Context, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	defer cancel()
-	for _, p := range e.isc.Check(ctx, e.endpoints...) {
-		level := slog.LevelError
-		if p.Kind == client.ProblemRateLimited {
-			level = slog.LevelWarn
-		}
-		logger.Log(ctx, level, "check at start: "+p.Advice, "endpoint", p.Endpoint, "path", p.Path, "problem", p.Kind, "err", p.Err)
+// start runs the tenants until ctx ends or close, and the background work in
+// g until ctx ends: the demo tenants' activity, and the reloads on SIGHUP.
+func (e *exporter) start(ctx context.Context, g *errgroup.Group, hup <-chan os.Signal) {
+	e.tenants.Start(ctx)
+	for _, sim := range e.demos {
+		g.Go(func() error { sim.RunDemo(ctx, time.Second); return nil })
+	}
+	if e.reloader != nil && hup != nil {
+		g.Go(func() error { e.reloader.Run(ctx, hup); return nil })
 	}
 }
 
-// start runs the background work in g until ctx ends: each area's loop and
-// the demo tenant's activity.
-func (e *exporter) start(ctx context.Context, g *errgroup.Group) {
-	for _, run := range e.background {
-		g.Go(func() error { run(ctx); return nil })
-	}
-	if e.demo != nil {
-		g.Go(func() error { e.demo.RunDemo(ctx, time.Second); return nil })
-	}
-}
-
-// close releases what newExporter started.
+// close stops the tenants, waits for their loops and releases what
+// newExporter started.
 func (e *exporter) close() {
-	if e.state != nil {
-		_ = e.state.Close()
+	if e.tenants != nil {
+		e.tenants.Stop()
 	}
-	if e.demo != nil {
-		_ = e.demo.Close()
+	for _, sim := range e.demos {
+		_ = sim.Close()
 	}
 }
 
@@ -186,9 +97,9 @@ func (e *exporter) handler(s *settings, logger *slog.Logger) (http.Handler, erro
 		// only format that carries the exemplars of the failure counters.
 		EnableOpenMetrics: true,
 	})
-	if e.interval == 0 {
-		metrics = area.RefreshOnScrape(e.activities.Refresh, metrics, s.timeoutOffset, logger.With("component", "collector"))
-	}
+	// Only the tenants whose activities refresh on scrape refresh, all at
+	// once; with none, the scrape reads the snapshots at once.
+	metrics = area.RefreshOnScrape(e.tenants.RefreshOnScrape, metrics, s.timeoutOffset, logger.With("component", "collector"))
 	metrics = limitInFlight(metrics, s.maxRequests)
 	mux := http.NewServeMux()
 	mux.Handle(s.telemetryPath, metrics)
@@ -196,12 +107,19 @@ func (e *exporter) handler(s *settings, logger *slog.Logger) (http.Handler, erro
 		_, _ = w.Write([]byte("Healthy.\n"))
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !e.activities.Ready() {
-			http.Error(w, "Not ready: the first refresh from ISC has not ended yet.", http.StatusServiceUnavailable)
+		if waiting := e.tenants.NotReady(); len(waiting) > 0 {
+			msg := "Not ready: the first refresh from ISC has not ended yet."
+			if waiting[0] != "" {
+				msg = "Not ready: the first refresh from ISC has not ended yet for the tenants " + strings.Join(waiting, ", ") + "."
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("Ready.\n"))
 	})
+	if e.reloader != nil {
+		mux.Handle("/-/reload", e.reloader.Handler())
+	}
 	if s.telemetryPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "SailPoint Exporter",

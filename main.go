@@ -16,6 +16,9 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/tenant"
+	"github.com/sailpoint-exporter/sailpoint_exporter/tenants"
 )
 
 // Server timeouts: a client that sends its request slowly or reads the answer
@@ -45,20 +48,37 @@ func run(args []string) int {
 		app.Errorf("%v", err)
 		return 1
 	}
-	var secret, warning string
-	if !s.demo {
-		var err error
-		if secret, warning, err = s.clientSecret(); err != nil {
+	if s.configCheck {
+		out, err := checkConfigFile(s.configFile, args)
+		if err != nil {
 			app.Errorf("%v", err)
 			return 1
 		}
+		_, _ = os.Stdout.WriteString(out)
+		return 0
+	}
+	var (
+		list     []tenant.Settings
+		warnings []string
+		load     tenants.Loader
+		err      error
+	)
+	switch {
+	case s.configFile != "":
+		load = func() ([]tenant.Settings, []string, error) { return fileTenants(s.configFile, args, true) }
+		list, warnings, err = load()
+	case s.demo:
+		warnings = s.adjust()
+	default:
+		list, warnings, err = s.commandLineTenant()
+	}
+	if err != nil {
+		app.Errorf("%v", err)
+		return 1
 	}
 
 	logger := promslog.New(s.log)
-	if warning != "" {
-		logger.Warn(warning)
-	}
-	for _, line := range s.adjust() {
+	for _, line := range warnings {
 		logger.Warn(line)
 	}
 	logger.Info("Starting "+exporterName, "version", version.Info())
@@ -66,7 +86,15 @@ func run(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e, err := newExporter(s, secret, logger)
+	// With a configuration file, SIGHUP reloads it; without one it stops the
+	// process, as it always did.
+	var hup chan os.Signal
+	if load != nil {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+	e, err := newExporter(s, list, load, true, logger)
 	if err != nil {
 		logger.Error("Cannot start", "err", err)
 		return 1
@@ -78,9 +106,8 @@ func run(args []string) int {
 		return 1
 	}
 
-	e.check(ctx, logger.With("component", "client"))
 	g, ctx := errgroup.WithContext(ctx)
-	e.start(ctx, g)
+	e.start(ctx, g, hup)
 	serve(ctx, g, handler, s, logger)
 	if err := g.Wait(); err != nil {
 		logger.Error("Stopped on an error", "err", err)

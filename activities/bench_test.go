@@ -270,7 +270,7 @@ func BenchmarkStateWrite(b *testing.B) {
 		b.Run(fmt.Sprintf("tracked=%d", n), func(b *testing.B) {
 			now := time.Now()
 			path := filepath.Join(b.TempDir(), "state")
-			sf, err := state.Open(path, state.Identity{URL: "https://acme.api.identitynow.com", ClientID: "id"}, prometheus.NewRegistry(), nil)
+			sf, err := state.Open(path, state.Identity{URL: "https://acme.api.identitynow.com", ClientID: "id"}, prometheus.NewRegistry(), nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -301,7 +301,7 @@ func BenchmarkStateLoad(b *testing.B) {
 	now := time.Now()
 	path := filepath.Join(b.TempDir(), "state")
 	id := state.Identity{URL: "https://acme.api.identitynow.com", ClientID: "id"}
-	sf, err := state.Open(path, id, prometheus.NewRegistry(), nil)
+	sf, err := state.Open(path, id, prometheus.NewRegistry(), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func BenchmarkStateLoad(b *testing.B) {
 	}
 	_ = sf.Close()
 	for b.Loop() {
-		sf, err := state.Open(path, id, prometheus.NewRegistry(), nil)
+		sf, err := state.Open(path, id, prometheus.NewRegistry(), nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

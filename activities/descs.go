@@ -19,9 +19,9 @@ type descs struct {
 	errors, warnings, durations, oldestIncomplete *prometheus.Desc
 }
 
-func newDescs(persisted bool) *descs {
+func newDescs(persisted bool, constLabels prometheus.Labels) *descs {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("sailpoint_"+name, help, labels, nil)
+		return prometheus.NewDesc("sailpoint_"+name, help, labels, constLabels)
 	}
 	out := &descs{
 		status: area.StatusDescs{

@@ -61,7 +61,7 @@ func TestExemplarsCarryTheLatestFailedActivity(t *testing.T) {
 	clk := fakeclock.New(epoch)
 	path := filepath.Join(t.TempDir(), "state")
 	id := state.Identity{URL: "https://acme.api.identitynow.com", ClientID: simClientID}
-	sf, err := state.Open(path, id, prometheus.NewRegistry(), nil)
+	sf, err := state.Open(path, id, prometheus.NewRegistry(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestExemplarsCarryTheLatestFailedActivity(t *testing.T) {
 
 	// Restored from the state file, a new process serves the same ones.
 	_ = sf.Close()
-	sf2, err := state.Open(path, id, prometheus.NewRegistry(), nil)
+	sf2, err := state.Open(path, id, prometheus.NewRegistry(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

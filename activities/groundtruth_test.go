@@ -42,7 +42,7 @@ func newStack(t *testing.T, tc simtenant.Config, cc client.Config, opts Options)
 	t.Cleanup(func() { _ = tenant.Close() })
 	reg := prometheus.NewPedanticRegistry()
 	cc.BaseURL, cc.ClientID, cc.ClientSecret = url, simClientID, simClientSecret
-	cc.Observe = apimetrics.New(reg, nil).Observe
+	cc.Observe = apimetrics.New(reg, nil, nil).Observe
 	if cc.RequestsPerSecond == 0 {
 		cc.RequestsPerSecond = 500
 	}

@@ -62,7 +62,9 @@ type Options struct {
 	// with the other areas that read records (rejected records, label
 	// overflows and truncations); nil: it serves its own in Collector.
 	Shared *area.Shared
-	Logger *slog.Logger
+	// ConstLabels are carried by every series (the tenant's name).
+	ConstLabels prometheus.Labels
+	Logger      *slog.Logger
 	// Now is the host's clock: durations and the last success. Default
 	// time.Now.
 	Now func() time.Time
@@ -144,7 +146,7 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	if opts.ISCNow == nil {
 		opts.ISCNow = opts.Now
 	}
-	d := newDescs(opts.State != nil)
+	d := newDescs(opts.State != nil, opts.ConstLabels)
 	r := &Refresher{
 		source:    source,
 		opts:      opts,
@@ -158,7 +160,7 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	r.runner = area.NewRunner(r.refresh)
 	r.collector = r.publisher
 	if opts.Shared == nil {
-		opts.Shared = area.NewShared()
+		opts.Shared = area.NewShared(opts.ConstLabels)
 		r.collector = area.Collectors{r.publisher, opts.Shared.Collector()}
 	}
 	r.shared = opts.Shared.Source()

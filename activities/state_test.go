@@ -73,7 +73,7 @@ func gaugeValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 
 func openState(t *testing.T, path string, id state.Identity, reg prometheus.Registerer, logger *slog.Logger) *state.File {
 	t.Helper()
-	sf, err := state.Open(path, id, reg, logger)
+	sf, err := state.Open(path, id, reg, nil, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func newStack(t *testing.T, tc simtenant.Config, cc client.Config, opts Options)
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cc.BaseURL, cc.ClientID, cc.ClientSecret = url, simClientID, simClientSecret
-	cc.Observe = apimetrics.New(reg, nil).Observe
+	cc.Observe = apimetrics.New(reg, nil, nil).Observe
 	if cc.RequestsPerSecond == 0 {
 		cc.RequestsPerSecond = 1000
 	}

@@ -62,7 +62,9 @@ type Options struct {
 	// Shared, when set, are the counter families the Refresher adds to with
 	// the other areas; nil: it serves its own in Collector.
 	Shared *area.Shared
-	Logger *slog.Logger
+	// ConstLabels are carried by every series (the tenant's name).
+	ConstLabels prometheus.Labels
+	Logger      *slog.Logger
 	// Now is the host's clock: durations and the last success.
 	Now func() time.Time
 	// ISCNow is ISC's clock, for the counting rule. Default: the lister's
@@ -127,7 +129,7 @@ func NewRefresher(lister Lister, opts Options) *Refresher {
 	if opts.ISCNow == nil {
 		opts.ISCNow = opts.Now
 	}
-	d := newDescs(opts.State != nil)
+	d := newDescs(opts.State != nil, opts.ConstLabels)
 	r := &Refresher{
 		lister:    lister,
 		opts:      opts,
@@ -142,7 +144,7 @@ func NewRefresher(lister Lister, opts Options) *Refresher {
 	r.runner = area.NewRunner(r.refresh)
 	r.collector = r.publisher
 	if opts.Shared == nil {
-		opts.Shared = area.NewShared()
+		opts.Shared = area.NewShared(opts.ConstLabels)
 		r.collector = area.Collectors{r.publisher, opts.Shared.Collector()}
 	}
 	r.shared = opts.Shared.Source()

@@ -89,7 +89,7 @@ func TestRestartFromTheStateFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state")
 	open := func(p string) *state.File {
-		sf, err := state.Open(p, state.Identity{URL: "https://acme.api.identitynow.com", ClientID: simClientID}, prometheus.NewRegistry(), nil)
+		sf, err := state.Open(p, state.Identity{URL: "https://acme.api.identitynow.com", ClientID: simClientID}, prometheus.NewRegistry(), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,33 +28,38 @@ type Requests struct {
 	said map[string]bool // endpoints whose deprecation was said
 }
 
-// New registers the API request metrics with reg; logger says the first
+// New registers the API request metrics with reg, each carrying
+// constLabels (the tenant's name); logger says the first
 // deprecated answer of each endpoint.
-func New(reg prometheus.Registerer, logger *slog.Logger) *Requests {
+func New(reg prometheus.Registerer, constLabels prometheus.Labels, logger *slog.Logger) *Requests {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Requests{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "sailpoint",
-			Name:      "api_requests_total",
-			Help:      "HTTP requests sent to ISC, retries included, by endpoint (token, list, get, sources, managed-clusters, task-status) and HTTP status code, or \"error\" when no answer arrived.",
+			Namespace:   "sailpoint",
+			Name:        "api_requests_total",
+			Help:        "HTTP requests sent to ISC, retries included, by endpoint (token, list, get, sources, managed-clusters, task-status) and HTTP status code, or \"error\" when no answer arrived.",
+			ConstLabels: constLabels,
 		}, []string{"endpoint", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "sailpoint",
-			Name:      "api_request_duration_seconds",
-			Help:      "Time from sending a request to ISC to reading its whole answer.",
-			Buckets:   []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+			Namespace:   "sailpoint",
+			Name:        "api_request_duration_seconds",
+			Help:        "Time from sending a request to ISC to reading its whole answer.",
+			Buckets:     []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+			ConstLabels: constLabels,
 		}, []string{"endpoint"}),
 		deprecated: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "sailpoint",
-			Name:      "api_deprecated_responses_total",
-			Help:      "Answers of ISC that carry X-Deprecated, Deprecation or Sunset: the path the exporter uses for that endpoint is going away; set --isc.api-version.",
+			Namespace:   "sailpoint",
+			Name:        "api_deprecated_responses_total",
+			Help:        "Answers of ISC that carry X-Deprecated, Deprecation or Sunset: the path the exporter uses for that endpoint is going away; set --isc.api-version.",
+			ConstLabels: constLabels,
 		}, []string{"endpoint"}),
 		unexpected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "sailpoint",
-			Name:      "api_unexpected_answers_total",
-			Help:      "Answers of ISC that are not as it documents them but could still be used, by endpoint and kind (unsorted_page, missing_id).",
+			Namespace:   "sailpoint",
+			Name:        "api_unexpected_answers_total",
+			Help:        "Answers of ISC that are not as it documents them but could still be used, by endpoint and kind (unsorted_page, missing_id).",
+			ConstLabels: constLabels,
 		}, []string{"endpoint", "kind"}),
 		logger: logger,
 		said:   map[string]bool{},
@@ -100,11 +105,11 @@ type Paths struct {
 }
 
 // NewPaths returns the collector of sailpoint_api_path_info.
-func NewPaths(paths func() []client.PathInUse) *Paths {
+func NewPaths(paths func() []client.PathInUse, constLabels prometheus.Labels) *Paths {
 	return &Paths{
 		desc: prometheus.NewDesc("sailpoint_api_path_info",
 			"The path of ISC's API each endpoint's requests go to now, value 1 (per-service /…/v1 paths, or a yearly collection's).",
-			[]string{"endpoint", "path"}, nil),
+			[]string{"endpoint", "path"}, constLabels),
 		paths: paths,
 	}
 }
@@ -133,10 +138,10 @@ type ClockOffset struct {
 }
 
 // NewClockOffset returns the collector of sailpoint_isc_clock_offset_seconds.
-func NewClockOffset(offset func() (time.Duration, bool)) *ClockOffset {
+func NewClockOffset(offset func() (time.Duration, bool), constLabels prometheus.Labels) *ClockOffset {
 	return &ClockOffset{
 		desc: prometheus.NewDesc("sailpoint_isc_clock_offset_seconds",
-			"ISC's clock minus this host's, from the Date headers of ISC's answers; the counting rule follows ISC's clock.", nil, nil),
+			"ISC's clock minus this host's, from the Date headers of ISC's answers; the counting rule follows ISC's clock.", nil, constLabels),
 		offset: offset,
 	}
 }

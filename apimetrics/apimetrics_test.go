@@ -17,7 +17,7 @@ import (
 func TestDeprecatedAnswers(t *testing.T) {
 	var logs bytes.Buffer
 	reg := prometheus.NewPedanticRegistry()
-	m := New(reg, slog.New(slog.NewTextHandler(&logs, nil)))
+	m := New(reg, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	d := client.Deprecation{Endpoint: "list", Path: "/v3/account-activities", XDeprecated: "true", Sunset: "Wed, 01 Sep 2027 00:00:00 GMT"}
 	for range 3 {
 		m.Deprecated(d)
@@ -39,15 +39,16 @@ func TestDeprecatedAnswers(t *testing.T) {
 	}
 }
 
-// The path info says where each endpoint's requests go.
+// The path info says where each endpoint's requests go, with the tenant's
+// name when it has one.
 func TestPathInfo(t *testing.T) {
 	p := NewPaths(func() []client.PathInUse {
 		return []client.PathInUse{{Endpoint: "list", Path: "/account-activities/v1"}, {Endpoint: "task-status", Path: "/v2025/task-status"}}
-	})
+	}, prometheus.Labels{"tenant": "sandbox"})
 	want := `# HELP sailpoint_api_path_info The path of ISC's API each endpoint's requests go to now, value 1 (per-service /…/v1 paths, or a yearly collection's).
 # TYPE sailpoint_api_path_info gauge
-sailpoint_api_path_info{endpoint="list",path="/account-activities/v1"} 1
-sailpoint_api_path_info{endpoint="task-status",path="/v2025/task-status"} 1
+sailpoint_api_path_info{endpoint="list",path="/account-activities/v1",tenant="sandbox"} 1
+sailpoint_api_path_info{endpoint="task-status",path="/v2025/task-status",tenant="sandbox"} 1
 `
 	if err := testutil.CollectAndCompare(p, strings.NewReader(want)); err != nil {
 		t.Fatal(err)

@@ -91,8 +91,8 @@ type SharedCounter struct {
 
 // NewSharedCounter returns the counter family name of one label, with no
 // area yet.
-func NewSharedCounter(name, help, label string) *SharedCounter {
-	return &SharedCounter{desc: prometheus.NewDesc(name, help, []string{label}, nil)}
+func NewSharedCounter(name, help, label string, constLabels prometheus.Labels) *SharedCounter {
+	return &SharedCounter{desc: prometheus.NewDesc(name, help, []string{label}, constLabels)}
 }
 
 // Source adds an area and returns where it publishes its counts.
@@ -126,17 +126,17 @@ type Shared struct {
 }
 
 // NewShared returns the shared families, with no area yet.
-func NewShared() *Shared {
+func NewShared(constLabels prometheus.Labels) *Shared {
 	return &Shared{
 		Rejected: NewSharedCounter("sailpoint_activities_rejected_total",
 			"Records ISC sent that the exporter cannot use (account activities, aggregation tasks), each counted once, by reason; the records around them are counted as usual.",
-			"reason"),
+			"reason", constLabels),
 		Overflow: NewSharedCounter("sailpoint_label_overflow_total",
 			"Counted activities, items or aggregations whose label value was reported as \"other\" because the label's cap of distinct values was reached.",
-			"label"),
+			"label", constLabels),
 		Truncated: NewSharedCounter("sailpoint_label_values_truncated_total",
 			"Distinct label values longer than 128 bytes, cut to that length.",
-			"label"),
+			"label", constLabels),
 	}
 }
 

@@ -57,6 +57,16 @@ func (t *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	return tok, nil
 }
 
+// setSecret makes the next token request use secret, and drops the cached
+// token so that the next request fetches one with it: a rotated secret
+// takes effect at once, and a revoked one is said at once.
+func (t *tokenCache) setSecret(secret string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cfg.ClientSecret = secret
+	t.tok = nil
+}
+
 // invalidate drops tok if it is still the cached one, so that the next call
 // fetches a new token; a token another request already replaced stays.
 func (t *tokenCache) invalidate(tok *oauth2.Token) {

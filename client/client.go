@@ -88,6 +88,8 @@ type Client struct {
 
 	mu        sync.Mutex
 	notBefore time.Time // set by a 429: nothing is sent to ISC before it
+
+	secretMu sync.Mutex // guards cfg.ClientSecret, which a reload may rotate
 }
 
 // New checks cfg and returns a Client. It makes no request.
@@ -191,6 +193,22 @@ func New(cfg Config) (*Client, error) {
 		c.logger.Info(line)
 	}
 	return c, nil
+}
+
+// UpdateSecret makes the client use a rotated client secret from its next
+// token request on.
+func (c *Client) UpdateSecret(secret string) {
+	c.secretMu.Lock()
+	c.cfg.ClientSecret = secret
+	c.secretMu.Unlock()
+	c.tokens.setSecret(secret)
+}
+
+// secret is the client secret, for redaction.
+func (c *Client) secret() string {
+	c.secretMu.Lock()
+	defer c.secretMu.Unlock()
+	return c.cfg.ClientSecret
 }
 
 // Get returns one account activity. An unknown id is an error matching ErrNotFound.
@@ -363,7 +381,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 		answered = resp.StatusCode < http.StatusInternalServerError
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		api := newAPIError(resp.StatusCode, body)
-		api.redact(c.cfg.ClientSecret, tok.AccessToken)
+		api.redact(c.secret(), tok.AccessToken)
 		api.header = resp.Header
 		return api
 	}

@@ -49,6 +49,8 @@ type Options struct {
 	Interval time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// ConstLabels are carried by every series (the tenant's name).
+	ConstLabels prometheus.Labels
 }
 
 // Inventory lists one small collection of ISC objects (sources, or managed
@@ -78,6 +80,7 @@ type kind struct {
 // NewSources returns the sources collector: the name, connector, type and
 // health of each source. Nothing is listed until Refresh or Run.
 func NewSources(l SourceLister, opts Options) *Inventory {
+	desc := descs(opts.ConstLabels)
 	d := sourceDescs{
 		info: desc("source_info",
 			"Information about a source, value 1: its name, connector, type, whether it is authoritative and its virtual appliance cluster (cached from the last listing).",
@@ -121,6 +124,7 @@ func NewSources(l SourceLister, opts Options) *Inventory {
 // status and operational state of each virtual appliance cluster. Nothing
 // is listed until Refresh or Run.
 func NewManagedClusters(l ClusterLister, opts Options) *Inventory {
+	desc := descs(opts.ConstLabels)
 	d := clusterDescs{
 		info: desc("managed_cluster_info",
 			"Information about a managed cluster (a group of virtual appliances), value 1: its name and type (cached from the last listing).",
@@ -170,8 +174,11 @@ func unaffected(metrics, intervalFlag, offFlag string) string {
 		"and the exporter tries again at " + intervalFlag + " (" + offFlag + " turns this off)"
 }
 
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc("sailpoint_"+name, help, labels, nil)
+// descs makes the descriptions of one inventory's metrics.
+func descs(constLabels prometheus.Labels) func(name, help string, labels ...string) *prometheus.Desc {
+	return func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("sailpoint_"+name, help, labels, constLabels)
+	}
 }
 
 func newInventory(k *kind, opts Options, defaultMax int) *Inventory {

@@ -109,7 +109,7 @@ func newInvStack(t *testing.T, max int, rw *rewrite) *invStack {
 	isc, err := client.New(client.Config{
 		BaseURL: base, ClientID: simClientID, ClientSecret: simClientSecret,
 		RequestsPerSecond: 500, MaxRetries: 2, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
-		Observe: apimetrics.New(reg, nil).Observe, Logger: logger,
+		Observe: apimetrics.New(reg, nil, nil).Observe, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -81,12 +81,13 @@ type attached struct {
 
 // Open locks path (through path.lock) for the life of the process, checks
 // that its directory can be written, and reads what the file holds,
-// registering the state metrics with reg. It fails if another process holds
+// registering the state metrics with reg, each carrying constLabels (the
+// tenant's name). It fails if another process holds
 // the lock or the directory cannot be written: running without the
 // persistence the user asked for would lose counts silently. A file that
 // cannot be used is set aside as <name>.corrupt-<unix time> with one
 // warning line, and every area starts afresh.
-func Open(path string, id Identity, reg prometheus.Registerer, logger *slog.Logger) (*File, error) {
+func Open(path string, id Identity, reg prometheus.Registerer, constLabels prometheus.Labels, logger *slog.Logger) (*File, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -114,7 +115,7 @@ func Open(path string, id Identity, reg prometheus.Registerer, logger *slog.Logg
 	// A temporary file left by a process killed while writing: with the
 	// lock held, it is ours to remove.
 	_ = os.Remove(f.tmp)
-	f.registerMetrics(reg)
+	f.registerMetrics(reg, constLabels)
 	if err := f.read(); err != nil {
 		_ = lock.Close()
 		return nil, err
@@ -122,15 +123,16 @@ func Open(path string, id Identity, reg prometheus.Registerer, logger *slog.Logg
 	return f, nil
 }
 
-func (f *File) registerMetrics(reg prometheus.Registerer) {
+func (f *File) registerMetrics(reg prometheus.Registerer, constLabels prometheus.Labels) {
 	f.writes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "sailpoint", Name: "state_writes_total",
-		Help: "Writes of the state file by this process, by result (success or failure).",
+		Help:        "Writes of the state file by this process, by result (success or failure).",
+		ConstLabels: constLabels,
 	}, []string{"result"})
 	f.writes.WithLabelValues("success")
 	f.writes.WithLabelValues("failure")
 	gauge := func(name, help string) prometheus.Gauge {
-		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sailpoint", Name: name, Help: help})
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sailpoint", Name: name, Help: help, ConstLabels: constLabels})
 	}
 	f.lastWrite = gauge("state_last_write_timestamp_seconds", "Unix time of the last successful write of the state file.")
 	f.lastDuration = gauge("state_last_write_duration_seconds", "How long the last successful write of the state file took, sync and rename included.")

@@ -58,7 +58,7 @@ func open(t *testing.T, path string, id Identity, logs *bytes.Buffer) (*File, *p
 		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	reg := prometheus.NewPedanticRegistry()
-	f, err := Open(path, id, reg, logger)
+	f, err := Open(path, id, reg, nil, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestOneWriterPerStateFile(t *testing.T) {
 	if err := os.WriteFile(first.tmp, []byte("in progress"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Open(path, testID, prometheus.NewRegistry(), nil)
+	_, err := Open(path, testID, prometheus.NewRegistry(), nil, nil)
 	var locked *LockedError
 	if !errors.As(err, &locked) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) ||
 		!strings.Contains(err.Error(), "run one exporter per state file") {
@@ -428,7 +428,7 @@ func TestStateDirectoryMustBeWritable(t *testing.T) {
 		filepath.Join(t.TempDir(), "missing", "state"),
 		"/proc/sailpoint-state", // not writable even by root
 	} {
-		_, err := Open(path, Identity{}, prometheus.NewRegistry(), nil)
+		_, err := Open(path, Identity{}, prometheus.NewRegistry(), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "the state file's directory "+filepath.Dir(path)+" cannot be written") {
 			t.Errorf("%s: err = %v", path, err)
 		}
