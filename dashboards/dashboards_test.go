@@ -6,11 +6,14 @@
 package dashboards
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -611,5 +614,89 @@ func TestSelectors(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("selectors(%s)\n got %+v\nwant %+v", tc.expr, got, tc.want)
 		}
+	}
+}
+
+// alertThreshold is the number an alert of alerts/sailpoint.rules.yml
+// compares with, the first `> N` of its expression.
+func alertThreshold(t *testing.T, rules, alert string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)- alert: ` + alert + `\n.*?\n\s*> ([0-9.]+)\n`).FindStringSubmatch(rules)
+	if m == nil {
+		t.Fatalf("no `> N` threshold found in alert %s", alert)
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// thresholdSteps returns every threshold step value of a panel's field
+// config, defaults and overrides.
+func thresholdSteps(v any) []float64 {
+	var out []float64
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if steps, ok := e.([]any); ok && k == "steps" {
+				for _, s := range steps {
+					if n, ok := s.(map[string]any)["value"].(float64); ok {
+						out = append(out, n)
+					}
+				}
+				continue
+			}
+			out = append(out, thresholdSteps(e)...)
+		}
+	case []any:
+		for _, e := range x {
+			out = append(out, thresholdSteps(e)...)
+		}
+	}
+	return out
+}
+
+// TestAggregationPanelsShowTheAlertThresholds: the aggregation panels turn
+// red where the aggregation alerts fire (and the mixin sets both together).
+func TestAggregationPanelsShowTheAlertThresholds(t *testing.T) {
+	raw, err := os.ReadFile("../alerts/sailpoint.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(raw)
+	stuck := alertThreshold(t, rules, "SailPointSourceAggregationStuck")
+	missing := alertThreshold(t, rules, "SailPointSourceAggregationMissing")
+	raw, err = os.ReadFile("provisioning.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title       string `json:"title"`
+			FieldConfig any    `json:"fieldConfig"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		"Last successful aggregation by source":    missing,
+		"Oldest aggregation in progress by source": stuck,
+		"Aggregation duration by type (p50, p95)":  stuck,
+	}
+	found := 0
+	for _, p := range d.Panels {
+		w, ok := want[p.Title]
+		if !ok {
+			continue
+		}
+		found++
+		if !slices.Contains(thresholdSteps(p.FieldConfig), w) {
+			t.Errorf("panel %q: threshold steps %v lack the alert's %v", p.Title, thresholdSteps(p.FieldConfig), w)
+		}
+	}
+	if found != len(want) {
+		t.Errorf("found %d of the %d aggregation panels %v", found, len(want), want)
 	}
 }

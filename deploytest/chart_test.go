@@ -92,6 +92,39 @@ persistence: {existingClaim: sailpoint-state}
 			t.Errorf("state volume %+v, want the claim sailpoint-state", v.VolumeSource)
 		}
 	})
+	t.Run("aggregations off: refreshInterval 0, as a number or a string", func(t *testing.T) {
+		for _, v := range []string{"0", `"0"`} {
+			rel := renderRelease(t, "aggregations-off", parseValues(t, base+"aggregations: {refreshInterval: "+v+"}\n"))
+			checkRelease(t, rel)
+			if got, ok := flag(t, rel, "aggregations.refresh-interval"); !ok || got != "0" {
+				t.Errorf("aggregations.refreshInterval %s: --aggregations.refresh-interval=%q (rendered %v), want 0", v, got, ok)
+			}
+		}
+	})
+	t.Run("the API version and the aggregation flags, as the exporter reads them", func(t *testing.T) {
+		rel := renderRelease(t, "api-version", parseValues(t, strings.Replace(base, "isc:\n", "isc:\n  apiVersion: beta\n", 1)+`
+aggregations: {refreshInterval: 1m30s, lookback: 2160h, types: [CLOUD_ACCOUNT_AGGREGATION]}
+`))
+		checkRelease(t, rel)
+		for name, want := range map[string]string{
+			"isc.api-version":               "beta",
+			"aggregations.refresh-interval": "1m30s",
+			"aggregations.lookback":         "2160h",
+			"aggregations.types":            "CLOUD_ACCOUNT_AGGREGATION",
+		} {
+			if got, _ := flag(t, rel, name); got != want {
+				t.Errorf("--%s=%q, want %q", name, got, want)
+			}
+		}
+	})
+	t.Run("the chart's defaults pass none of the API version and aggregation flags", func(t *testing.T) {
+		rel := renderRelease(t, "defaults", parseValues(t, base))
+		for _, f := range exporterFlags {
+			if got, ok := flag(t, rel, f.flag); ok {
+				t.Errorf("--%s=%s rendered with the chart's defaults", f.flag, got)
+			}
+		}
+	})
 	t.Run("storageClass - means no dynamic provisioning", func(t *testing.T) {
 		rel := renderRelease(t, "no-class", parseValues(t, base+`
 persistence: {storageClass: "-"}
@@ -117,6 +150,15 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{"a runbook pattern without %s", base + "prometheusRule: {runbookURLPattern: https://wiki.example.com/}", "runbookURLPattern"},
 		{"a page size over ISC's maximum", base + "activities: {pageSize: 1000}", "pageSize"},
 		{"a plain-text tenant URL typo", base + "isc: {url: acme.api.identitynow.com}", "url"},
+		{"an API version the exporter does not know", base + "isc: {apiVersion: v4}", "apiVersion"},
+		{"an API version in capitals", base + "isc: {apiVersion: V2025}", "apiVersion"},
+		{"a refresh interval in days, which Go's durations lack", base + "aggregations: {refreshInterval: 1d}", "refreshInterval"},
+		{"a refresh interval as a number other than 0", base + "aggregations: {refreshInterval: 300}", "refreshInterval"},
+		{"a lookback in days", base + "aggregations: {lookback: 7d}", "lookback"},
+		{"task types as one string", base + "aggregations: {types: CLOUD_ACCOUNT_AGGREGATION}", "types"},
+		{"a task type with a comma", base + "aggregations: {types: [\"CLOUD_ACCOUNT_AGGREGATION,CLOUD_GROUP_AGGREGATION\"]}", "types"},
+		{"a task type twice", base + "aggregations: {types: [CLOUD_ACCOUNT_AGGREGATION, CLOUD_ACCOUNT_AGGREGATION]}", "types"},
+		{"a misspelt aggregations key", base + "aggregations: {lookbak: 168h}", "lookbak"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := render(c, parseValues(t, tc.values))
@@ -228,6 +270,7 @@ func checkRelease(t *testing.T, rel *release) {
 		t.Fatalf("%d Deployments and %d Services, want one of each", len(rel.deployments), len(rel.services))
 	}
 	checkDeploymentShape(t, rel)
+	checkExporterFlags(t, rel)
 	checkClientSecret(t, rel)
 	checkState(t, rel)
 	checkRestricted(t, rel)
@@ -312,6 +355,41 @@ func checkDeploymentShape(t *testing.T, rel *release) {
 	for _, a := range container(t, rel).Args {
 		if !strings.HasPrefix(a, "--") {
 			t.Errorf("argument %q is not a flag", a)
+		}
+	}
+}
+
+// exporterFlags are values passed as one flag each, when set; unset, the flag is left out and
+// the exporter keeps its own default.
+var exporterFlags = []struct{ value, flag string }{
+	{"isc.apiVersion", "isc.api-version"},
+	{"aggregations.refreshInterval", "aggregations.refresh-interval"},
+	{"aggregations.lookback", "aggregations.lookback"},
+	{"aggregations.types", "aggregations.types"},
+}
+
+// checkExporterFlags: each value of exporterFlags reaches the container's args as its flag
+// (a list joined by commas, 0 as 0), and only when set.
+func checkExporterFlags(t *testing.T, rel *release) {
+	for _, f := range exporterFlags {
+		var want string
+		switch v := value(rel.values, f.value).(type) {
+		case nil:
+		case []any:
+			parts := make([]string, len(v))
+			for i, e := range v {
+				parts[i] = fmt.Sprint(e)
+			}
+			want = strings.Join(parts, ",")
+		default:
+			want = fmt.Sprint(v)
+		}
+		got, ok := flag(t, rel, f.flag)
+		switch {
+		case want == "" && ok:
+			t.Errorf("--%s=%s rendered while %s is unset", f.flag, got, f.value)
+		case want != "" && (!ok || got != want):
+			t.Errorf("--%s=%q (rendered %v), want %q from %s", f.flag, got, ok, want, f.value)
 		}
 	}
 }

@@ -142,9 +142,12 @@ func mixinGroups(t *testing.T, m mixinOutput, order []map[string]any) []map[stri
 func TestMixinDefaultsEqualShippedFiles(t *testing.T) {
 	m := evalMixin(t, "{}")
 	for k, want := range map[string]any{
-		"selector":              "",
-		"runbookURLPattern":     shippedRunbook,
-		"provisioningSLOTarget": 0.99,
+		"selector":                  "",
+		"runbookURLPattern":         shippedRunbook,
+		"provisioningSLOTarget":     0.99,
+		"aggregationFailureWindow":  "15m",
+		"aggregationStuckSeconds":   21600.0,
+		"aggregationMissingSeconds": 93600.0,
 	} {
 		if got := m.Config[k]; got != want {
 			t.Errorf("_config.%s = %v, want %v", k, got, want)
@@ -322,16 +325,146 @@ func TestMixinCustomConfig(t *testing.T) {
 	}
 }
 
-// TestMixinRejectsBadTarget: an SLO target that is no share fails the evaluation.
+// TestMixinRejectsBadTarget: an SLO target that is no share, or an aggregation threshold
+// that is no duration or number of seconds, fails the evaluation.
 func TestMixinRejectsBadTarget(t *testing.T) {
 	vm := jsonnet.MakeVM()
 	dir := filepath.Join(repoRoot(t), "sailpoint-mixin")
 	vm.Importer(&jsonnet.FileImporter{JPaths: []string{dir}})
-	_, err := vm.EvaluateAnonymousSnippet(filepath.Join(dir, "x.jsonnet"),
-		`((import 'mixin.libsonnet') + { _config+:: { provisioningSLOTarget: 99 } }).prometheusAlerts`)
-	if err == nil || !strings.Contains(err.Error(), "provisioningSLOTarget") {
-		t.Errorf("evaluation error %v, want one about provisioningSLOTarget", err)
+	for _, tc := range []struct{ config, output, want string }{
+		{`provisioningSLOTarget: 99`, "prometheusAlerts", "provisioningSLOTarget"},
+		{`aggregationFailureWindow: '15 minutes'`, "prometheusAlerts", "aggregationFailureWindow"},
+		{`aggregationFailureWindow: 900`, "prometheusAlerts", "aggregationFailureWindow"},
+		{`aggregationStuckSeconds: '6h'`, "prometheusAlerts", "aggregationStuckSeconds"},
+		{`aggregationMissingSeconds: 0`, "prometheusAlerts", "aggregationMissingSeconds"},
+		{`aggregationMissingSeconds: -1`, "grafanaDashboards", "aggregationMissingSeconds"},
+	} {
+		_, err := vm.EvaluateAnonymousSnippet(filepath.Join(dir, "x.jsonnet"),
+			fmt.Sprintf(`((import 'mixin.libsonnet') + { _config+:: { %s } }).%s`, tc.config, tc.output))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("_config %s: evaluation error %v, want one about %s", tc.config, err, tc.want)
+		}
 	}
+}
+
+// The aggregation thresholds as shipped in alerts/ and dashboards/, and as
+// TestMixinAggregationThresholds sets them.
+var aggregationThresholds = []struct {
+	alert, shipped, custom string
+	description            [2]string // a part of the description that changes with it
+}{
+	{"SailPointSourceAggregationFailed", "[15m]", "[2h]", [2]string{"in the last 15 minutes", "in the last 2h"}},
+	{"SailPointSourceAggregationStuck", "> 21600", "> 43200", [2]string{}},
+	{"SailPointSourceAggregationMissing", "> 93600", "> 691200", [2]string{}},
+}
+
+// TestMixinAggregationThresholds: the failure window and the stuck and missing thresholds of
+// _config reach their alerts (expression and description) and the dashboard panels coloured
+// by them, and change nothing else.
+func TestMixinAggregationThresholds(t *testing.T) {
+	m := evalMixin(t, `{ aggregationFailureWindow: '2h', aggregationStuckSeconds: 43200, aggregationMissingSeconds: 8 * 86400 }`)
+	shipped := shippedRules(t)
+	got := mixinGroups(t, m, shipped.Groups)
+	want := generic(t, shipped.Groups).([]any)
+	tuned := 0
+	for gi, g := range want {
+		for ri, r := range g.(map[string]any)["rules"].([]any) {
+			r := r.(map[string]any)
+			for _, th := range aggregationThresholds {
+				if r["alert"] != th.alert {
+					continue
+				}
+				tuned++
+				expr := r["expr"].(string)
+				if strings.Count(expr, th.shipped) != 1 {
+					t.Fatalf("%s: %q is not in its shipped expression once: %s", th.alert, th.shipped, expr)
+				}
+				r["expr"] = strings.Replace(expr, th.shipped, th.custom, 1)
+				if th.description[0] != "" {
+					ann := r["annotations"].(map[string]any)
+					ann["description"] = strings.Replace(ann["description"].(string), th.description[0], th.description[1], 1)
+				}
+			}
+			want[gi].(map[string]any)["rules"].([]any)[ri] = r
+		}
+	}
+	if tuned != len(aggregationThresholds) {
+		t.Fatalf("found %d of the %d aggregation alerts in alerts/sailpoint.rules.yml", tuned, len(aggregationThresholds))
+	}
+	if d := firstDiff(generic(t, got), want, "groups"); d != "" {
+		t.Errorf("with the aggregation thresholds set, the rules differ from the shipped ones with those values at %s", d)
+	}
+
+	// The dashboards: the panels' threshold steps at the shipped values move with them.
+	panels := map[string][2]float64{
+		"Last successful aggregation by source":    {93600, 8 * 86400},
+		"Oldest aggregation in progress by source": {21600, 43200},
+		"Aggregation duration by type (p50, p95)":  {21600, 43200},
+	}
+	dashboards := shippedDashboards(t)
+	moved := 0
+	for name, d := range dashboards {
+		raw := mustJSON(t, d)
+		var w map[string]any
+		if err := json.Unmarshal(raw, &w); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range w["panels"].([]any) {
+			p := p.(map[string]any)
+			if v, ok := panels[p["title"].(string)]; ok {
+				moved += replaceSteps(p["fieldConfig"], v[0], v[1])
+			}
+		}
+		if d := firstDiff(generic(t, m.Dashboards[name]), generic(t, w), name); d != "" {
+			t.Errorf("with the aggregation thresholds set, grafanaDashboards differs from dashboards/ with those values at %s", d)
+		}
+	}
+	if moved < len(panels) {
+		t.Errorf("%d threshold steps moved, want at least one in each of %d panels", moved, len(panels))
+	}
+	t.Logf("aggregation thresholds: %d alerts and %d dashboard threshold steps set, nothing else changed", tuned, moved)
+
+	promtool := os.Getenv("PROMTOOL_BIN")
+	if promtool == "" {
+		promtool, _ = exec.LookPath("promtool")
+	}
+	if promtool == "" {
+		t.Skip("promtool not found: its check of these rules is left out (TestMixinCustomConfig says why that fails without -short)")
+	}
+	all := ruleFile{Groups: append(append([]map[string]any{}, m.Alerts.Groups...), m.Rules.Groups...)}
+	file := filepath.Join(t.TempDir(), "mixin.rules.yml")
+	if err := os.WriteFile(file, mustYAML(t, all), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules on the mixin's rules with the aggregation thresholds set: %v\n%s", err, out)
+	}
+}
+
+// replaceSteps sets the threshold steps of value from, anywhere in v, to to, and returns
+// how many it set.
+func replaceSteps(v any, from, to float64) int {
+	n := 0
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if steps, ok := e.([]any); ok && k == "steps" {
+				for _, s := range steps {
+					if s, ok := s.(map[string]any); ok && s["value"] == from {
+						s["value"] = to
+						n++
+					}
+				}
+				continue
+			}
+			n += replaceSteps(e, from, to)
+		}
+	case []any:
+		for _, e := range x {
+			n += replaceSteps(e, from, to)
+		}
+	}
+	return n
 }
 
 // shippedPanels returns the shipped dashboard's panels.
@@ -376,4 +509,26 @@ func mustYAML(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestMixinSelectorOnLongExpressions: the selector rewrite joins its output as it goes, so an
+// expression far longer than any shipped one (thousands of characters, as a user's own rules
+// may be) does not exceed go-jsonnet's default stack of 500 frames.
+func TestMixinSelectorOnLongExpressions(t *testing.T) {
+	vm := jsonnet.MakeVM()
+	dir := filepath.Join(repoRoot(t), "sailpoint-mixin")
+	vm.Importer(&jsonnet.FileImporter{JPaths: []string{dir}})
+	const terms = 100
+	out, err := vm.EvaluateAnonymousSnippet(filepath.Join(dir, "x.jsonnet"), fmt.Sprintf(
+		`(import 'lib/promql.libsonnet').addSelector(std.join(' + ', ['sailpoint_up # a comment\n' for i in std.range(1, %d)]), 'job="x"')`, terms))
+	if err != nil {
+		t.Fatalf("addSelector on %d terms: %v", terms, err)
+	}
+	var got string
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(got, `sailpoint_up{job="x"} # a comment`); n != terms {
+		t.Errorf("%d of %d selectors rewritten", n, terms)
+	}
 }

@@ -1,10 +1,11 @@
 // Package e2e proves the dashboards and rules against a real Prometheus: it
 // builds the exporter, runs it with --demo, has a Prometheus on loopback
 // scrape it with the shipped rules loaded, then runs every dashboard query,
-// checks every rule group's health, waits for the failed-provisioning and
-// the source-unhealthy alerts to fire from the demo's own failures and
-// outage, and has the demo tenant confirm the names the dashboards show and
-// the failed activity an exemplar points at.
+// checks every rule group's health, waits for the failed-provisioning, the
+// source-unhealthy and the failed-aggregation alerts to fire from the demo's
+// own failures and outage, and has the demo tenant confirm the names the
+// dashboards show and the failed activity and aggregation task exemplars
+// point at.
 //
 // It needs the prometheus and promtool binaries, from PATH or from the
 // PROMETHEUS_BIN and PROMTOOL_BIN environment variables. With -short it is
@@ -26,6 +27,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +41,9 @@ const (
 	testBudget = 5*time.Minute + 30*time.Second
 	// firingAlert must fire from the demo tenant's own failed items.
 	firingAlert = "SailPointSourceProvisioningFailures"
+	// aggregationAlert must fire from the demo tenant's own failed
+	// aggregations (it runs every source's every minute, some failing).
+	aggregationAlert = "SailPointSourceAggregationFailed"
 	// shortFor replaces every for: of the copy of the rules Prometheus loads.
 	shortFor = "10s"
 )
@@ -202,6 +207,7 @@ scrape_configs:
 		vars[k] = v
 	}
 	t.Run("source names", func(t *testing.T) { checkSourceNames(ctx, t, prom, tenant, root, vars) })
+	t.Run("aggregation panels name sources", func(t *testing.T) { checkAggregationPanels(ctx, t, prom, tenant, root, vars) })
 	t.Run("exemplar of a failed activity", func(t *testing.T) { checkExemplar(ctx, t, prom, tenant) })
 	t.Run("source unhealthy alert fires", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -276,6 +282,146 @@ scrape_configs:
 		}
 		t.Logf("fired: %s", desc)
 	})
+
+	t.Run("failed aggregation alert fires", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		checkAggregationFailedFires(ctx, t, prom, tenant, exporterAddr)
+	})
+}
+
+// checkAggregationFailedFires waits for SailPointSourceAggregationFailed to
+// fire from the demo's own failed aggregations, checks it names the source
+// as the tenant does and the task type, and has the tenant confirm the task
+// the failure counter's exemplar (task_id) points at: that source's, of that
+// type, finished ERROR or TERMINATED.
+func checkAggregationFailedFires(ctx context.Context, t *testing.T, prom *promAPI, tenant *demoTenant, exporterAddr string) {
+	a := waitFor(ctx, t, aggregationAlert+" to fire", func() (alert, error) {
+		alerts, err := prom.alerts(ctx)
+		if err != nil {
+			return alert{}, err
+		}
+		var states []string
+		for _, a := range alerts {
+			if a.Labels["alertname"] != aggregationAlert {
+				continue
+			}
+			if a.State == "firing" {
+				return a, nil
+			}
+			states = append(states, a.State)
+		}
+		return alert{}, fmt.Errorf("%s states: %v", aggregationAlert, states)
+	})
+	for k, want := range map[string]string{"job": jobName, "instance": exporterAddr, "severity": "warning"} {
+		if got := a.Labels[k]; got != want {
+			t.Errorf("label %s = %q, want %q", k, got, want)
+		}
+	}
+	id, typ := a.Labels["source_id"], a.Labels["type"]
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(id) {
+		t.Errorf("source_id label %q is not a source id", id)
+	}
+	if typ != "CLOUD_ACCOUNT_AGGREGATION" && typ != "CLOUD_GROUP_AGGREGATION" {
+		t.Errorf("type label %q is not a watched task type", typ)
+	}
+	desc := a.Annotations["description"]
+	want := wantName(tenant.sourceNames(ctx, t), id)
+	if a.Labels["source_name"] != want || !strings.Contains(desc, want) || !strings.Contains(desc, typ) || strings.Contains(desc, "<no value>") {
+		t.Errorf("source_name %q and description %q, want the source's name %q and the type %s", a.Labels["source_name"], desc, want, typ)
+	}
+	t.Logf("fired: %s", desc)
+
+	// The task behind it: the latest failed task of that series, from its
+	// exemplar, as the tenant itself tells it.
+	type exemplarSeries struct {
+		SeriesLabels map[string]string `json:"seriesLabels"`
+		Exemplars    []struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"exemplars"`
+	}
+	query := fmt.Sprintf(`sailpoint_source_aggregations_completed_total{job=%q, source_id=%q, type=%q, completion_status=~"ERROR|TERMINATED"}`, jobName, id, typ)
+	series := waitFor(ctx, t, "an exemplar on the failed aggregations' series", func() ([]exemplarSeries, error) {
+		var data []exemplarSeries
+		now := time.Now()
+		params := url.Values{"query": {query}, "start": {strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)}, "end": {strconv.FormatInt(now.Unix(), 10)}}
+		if err := prom.get(ctx, "/api/v1/query_exemplars", params, &data); err != nil {
+			return nil, err
+		}
+		for _, s := range data {
+			if len(s.Exemplars) > 0 {
+				return data, nil
+			}
+		}
+		return nil, errors.New("no exemplar stored yet")
+	})
+	confirmed := 0
+	for _, s := range series {
+		for _, ex := range s.Exemplars {
+			taskID := ex.Labels["task_id"]
+			if len(ex.Labels) != 1 || taskID == "" {
+				t.Errorf("exemplar labels %v, want task_id alone", ex.Labels)
+				continue
+			}
+			var task struct {
+				CompletionStatus *string `json:"completionStatus"`
+				Target           *struct {
+					ID string `json:"id"`
+				} `json:"target"`
+			}
+			if err := tenant.get(ctx, "/v2025/task-status/"+url.PathEscape(taskID), &task); err != nil {
+				t.Errorf("exemplar %s of %v: %v", taskID, s.SeriesLabels, err)
+				continue
+			}
+			status := ""
+			if task.CompletionStatus != nil {
+				status = *task.CompletionStatus
+			}
+			if status != s.SeriesLabels["completion_status"] || task.Target == nil || task.Target.ID != id {
+				t.Errorf("exemplar task %s of %v: the tenant says completionStatus %q, target %+v", taskID, s.SeriesLabels, status, task.Target)
+				continue
+			}
+			confirmed++
+		}
+	}
+	if confirmed == 0 {
+		t.Error("no exemplar task confirmed by the tenant")
+	}
+	t.Logf("%d failed task(s) behind the alert's exemplars confirmed by the tenant", confirmed)
+}
+
+// checkAggregationPanels: the provisioning dashboard's aggregation panels
+// that show sources show them by the tenant's names, and the last-success
+// table has a row for every source and type the exporter reports.
+func checkAggregationPanels(ctx context.Context, t *testing.T, prom *promAPI, tenant *demoTenant, root string, vars map[string]string) {
+	names := tenant.sourceNames(ctx, t)
+	checked := 0
+	for _, q := range dashboardQueries(t, filepath.Join(root, "dashboards")) {
+		if !strings.Contains(q.name, "provisioning.json") || !strings.Contains(q.expr, "source_name") || !strings.Contains(q.expr, "sailpoint_source_aggregation") {
+			continue
+		}
+		expr := substitute(q.expr, vars)
+		got := waitFor(ctx, t, q.name+" to show a source", func() ([]map[string]string, error) {
+			res, err := prom.query(ctx, expr)
+			if err == nil && len(res) == 0 {
+				err = errors.New("empty result")
+			}
+			if err != nil {
+				return nil, err
+			}
+			return metrics(t, res), nil
+		})
+		for _, m := range got {
+			if m["source_id"] == "" || m["type"] == "" || m["source_name"] != wantName(names, m["source_id"]) {
+				t.Errorf("%s: %v, want source_id and type, and source_name %q", q.name, m, wantName(names, m["source_id"]))
+			}
+		}
+		t.Logf("%s shows %d sources and types by name", q.name, len(got))
+		checked++
+	}
+	if checked < 4 {
+		t.Errorf("%d aggregation panels with source names checked, want the table's two, failures, in progress and oldest in progress", checked)
+	}
 }
 
 // checkAlertConventions holds the shipped alerts to the house rules, as
@@ -287,6 +433,12 @@ func checkAlertConventions(t *testing.T, root string, groups []ruleGroup) {
 		t.Fatal(err)
 	}
 	anchors := markdownAnchors(string(runbook))
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, alertsSection, _ := strings.Cut(string(readme), "\n## Alerts and recording rules\n")
+	alertsSection, _, _ = strings.Cut(alertsSection, "\n## ")
 	tests := readAll(t, filepath.Join(root, "alerts", "tests", "*.yml"))
 	const runbookPrefix = "https://github.com/sailpoint-exporter/sailpoint_exporter/blob/main/alerts/runbook.md#"
 	name := regexp.MustCompile(`^SailPoint[A-Z][A-Za-z0-9]*$`)
@@ -319,6 +471,9 @@ func checkAlertConventions(t *testing.T, root string, groups []ruleGroup) {
 			}
 			if n := strings.Count(tests, "alertname: "+r.Name+"\n"); n < 2 {
 				t.Errorf("alert %s: %d promtool test cases, want one that fires and one that stays silent", r.Name, n)
+			}
+			if !strings.Contains(alertsSection, "\n| `"+r.Name+"` |") {
+				t.Errorf("alert %s is not in the alerts table of README.md's \"Alerts and recording rules\"", r.Name)
 			}
 		}
 	}

@@ -17,5 +17,19 @@
     // over 30 days (0.99 = 99%). The burn-rate alerts and the Provisioning
     // dashboard's SLO row use it.
     provisioningSLOTarget: 0.99,
+
+    // Source aggregations. The window in which an aggregation that finished
+    // ERROR or TERMINATED fires SailPointSourceAggregationFailed (a PromQL
+    // duration such as '15m' or '1h'; also quoted in its description).
+    aggregationFailureWindow: '15m',
+    // Age in seconds of the oldest aggregation in progress past which
+    // SailPointSourceAggregationStuck fires (after 15 minutes): 21600 = 6 hours.
+    // The Provisioning dashboard's aggregation panels turn red there too.
+    aggregationStuckSeconds: 21600,
+    // Seconds without a SUCCESS or WARNING aggregation of a source and type
+    // after which SailPointSourceAggregationMissing fires: 93600 = 26 hours, a
+    // daily schedule and two hours. The dashboard's last-success table turns
+    // red there too.
+    aggregationMissingSeconds: 93600,
   },
 }

@@ -3,8 +3,8 @@
 // parser: it knows strings, comments, ranges, braces, function calls,
 // keywords, aggregations and the label lists after by/without/on/ignoring/
 // group_left/group_right, which is all the shipped rules and dashboards use.
-// It runs as one std.foldl over the characters, so long expressions cost no
-// stack.
+// It runs as one std.foldl over the characters, each step's output joined at
+// once, so long expressions cost no stack.
 local isIdentStart(c) = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
 local isIdentChar(c) = isIdentStart(c) || (c >= '0' && c <= '9');
 local isDigit(c) = c >= '0' && c <= '9';
@@ -26,7 +26,10 @@ local sloToken = '(1 - 0.99)';
   // series selector; an empty matchers string returns expr unchanged.
   addSelector(expr, matchers)::
     if matchers == '' then expr else
-      local emit(s, text) = s { out: s.out + text };
+      // The new text is joined at once (the condition forces it), not left
+      // as a thunk on the state before: a chain of those, one per character,
+      // would exceed the stack on a long expression when it is finally read.
+      local emit(s, text) = local out = s.out + text; if std.length(out) >= 0 then s { out: out } else error 'unreachable';
       // code handles one character outside any token.
       local code(s, c) =
         if c == '"' || c == "'" || c == '`' then emit(s, c) { mode: 'string', quote: c, ret: 'code', esc: false }
