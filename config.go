@@ -94,7 +94,7 @@ func newApp() (*kingpin.Application, *settings) {
 		Envar("SAIL_ACTIVITIES_PATH").StringVar(&s.activitiesPath)
 	app.Flag("isc.requests-per-second", "Most requests per second sent to ISC, shared by every request of this exporter (ISC allows 100 per 10 s per client id).").
 		Default("5").Envar("SAIL_REQUESTS_PER_SECOND").Float64Var(&s.requestsPerSec)
-	app.Flag("isc.timeout", "Timeout of one HTTP request to ISC, body included.").
+	app.Flag("isc.timeout", "Timeout of one HTTP request to ISC, body included; also how long ISC may fail or stay silent before sailpoint_up goes to 0.").
 		Default("30s").Envar("SAIL_TIMEOUT").DurationVar(&s.timeout)
 	app.Flag("activities.lookback", "How far back the gauges look, by creation time, and how far back the first pass reads. Completions before the exporter started or older than this are never counted.").
 		Default("24h").Envar("SAIL_ACTIVITIES_LOOKBACK").DurationVar(&s.lookback)

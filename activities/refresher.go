@@ -53,7 +53,7 @@ type Options struct {
 	Overlap time.Duration
 	// StallAfter is how long ISC may fail or leave an attempt unanswered
 	// before sailpoint_up goes to 0, whatever the refresh in flight is still
-	// trying. Default 30s.
+	// trying: the request timeout (--isc.timeout). Default 30s.
 	StallAfter time.Duration
 	// State, when set, persists what the rule counted before each
 	// publication; the Refresher resumes from its section at NewRefresher.
@@ -439,7 +439,7 @@ func (r *Refresher) watch(ctx context.Context, h healthReporter) {
 			continue
 		}
 		if r.publisher.MarkDown() && !r.announced.Swap(true) {
-			r.logger.Warn("ISC has not answered for "+r.opts.StallAfter.String()+": sailpoint_up is 0 and the metrics keep their last values until a refresh succeeds; the exporter keeps trying",
+			r.logger.Warn("ISC has failed or not answered for "+r.opts.StallAfter.String()+": sailpoint_up is 0 and the metrics keep their last values until a refresh succeeds; the exporter keeps trying",
 				"failing_since", since)
 		}
 	}

@@ -386,9 +386,10 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 		return api
 	}
 	if err := decode(resp.Body, resp.ContentLength); err != nil {
-		// A whole answer that does not decode is still an answer.
-		var de *DecodeError
-		answered = errors.As(err, &de) && de.Complete
+		// Garbage is no answer worth having: ISC sending only garbage is
+		// down as surely as ISC sending nothing. A bad record among good
+		// ones is set apart within a few requests, far sooner than the
+		// stall is said.
 		return err
 	}
 	answered = true

@@ -6,7 +6,8 @@ import (
 )
 
 // health remembers since when ISC has not answered: a request that failed
-// without an answer worth having (an error, a 5xx, a body cut short) starts
+// without an answer worth having (an error, a 5xx, a body cut short, one
+// that does not decode) starts
 // the streak, and so does a request still unanswered; an answer ends it. A
 // refresh that keeps retrying thus shows as failing long before it gives up.
 type health struct {

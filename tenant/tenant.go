@@ -137,10 +137,13 @@ func New(s Settings, logger *slog.Logger) (*Tenant, error) {
 	shared := area.NewShared(labels)
 	reg.MustRegister(shared.Collector())
 	t.activities = activities.NewRefresher(isc, activities.Options{
-		Overlap:     s.Overlap,
-		Lookback:    s.Lookback,
-		MaxTypes:    s.MaxTypes,
-		MaxSources:  s.MaxSources,
+		Overlap:    s.Overlap,
+		Lookback:   s.Lookback,
+		MaxTypes:   s.MaxTypes,
+		MaxSources: s.MaxSources,
+		// ISC failing or silent for as long as one request may take: the
+		// tenant is down, said within its timeout and an interval.
+		StallAfter:  s.Timeout,
 		State:       t.state,
 		Shared:      shared,
 		ConstLabels: labels,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -117,11 +118,11 @@ func Parse(path string, data []byte) (*File, error) {
 	p := parser{path: path}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{Path: path, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, yamlError(path, err)
 	}
 	f := &File{Path: path}
 	if len(doc.Content) == 0 {
-		return nil, p.fail(nil, "", "the file is empty: it must list tenants, e.g.\ntenants:\n  - name: production\n    url: https://acme.api.identitynow.com\n    client_id: …\n    client_secret_env: SAIL_PRODUCTION_SECRET")
+		return nil, p.fail(nil, "", "the file is empty: it lists the tenants under tenants:, each with name, url, client_id and client_secret_file or client_secret_env")
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -172,6 +173,19 @@ func Parse(path string, data []byte) (*File, error) {
 	}
 	return f, nil
 }
+
+// yamlError is the YAML parser's error with its line where it says one.
+func yamlError(path string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	e := &Error{Path: path, Msg: "not valid YAML: " + msg}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = "not valid YAML: " + m[2]
+	}
+	return e
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 type parser struct{ path string }
 
