@@ -14,7 +14,7 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REV
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(shell id -un)@$(shell hostname) \
 	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test short vet lint unit e2e rules dashboards deploytest chart-sync chart-sync-check bench fuzz tools clean
+.PHONY: all build test short vet lint unit e2e rules dashboards deploytest chart-sync chart-sync-check bench bench-tenants fuzz fuzz-short tools clean
 
 all: build
 
@@ -25,7 +25,12 @@ build:
 ## chart and the mixin. The parts are independent and mostly wait (on Prometheus, on timers),
 ## so they run side by side; each part's output is printed whole when it ends.
 test:
-	$(MAKE) --no-print-directory -j4 -O vet lint rules dashboards deploytest unit e2e
+	$(MAKE) --no-print-directory -j4 -O vet lint rules dashboards deploytest unit e2e fuzz-short
+
+## fuzz-short: every fuzz target for 10 s on one worker, within make test: a new input that
+## breaks the decoder is found on every run, not only when someone runs make fuzz.
+fuzz-short:
+	$(MAKE) --no-print-directory fuzz FUZZTIME=10s FUZZFLAGS=-parallel=1
 
 ## short: the loop to run after each edit: every package's tests without the built binary,
 ## Prometheus, the kill test or fuzzing.
@@ -75,9 +80,15 @@ chart-sync-check:
 	  diff -ru dashboards $(CHART_DIR)/files/dashboards -x '*.go' || \
 	  { echo 'The copies of alerts/ or dashboards/ in $(CHART_DIR)/files are out of date: run make chart-sync.' >&2; exit 1; }
 
-## bench: the figures in BENCHMARKS.md.
+## bench: the figures in BENCHMARKS.md, on one core, but those of many tenants (bench-tenants).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 5 ./client/ ./collector/
+	$(GO) test -run '^$$' -bench . -skip 'TwentyTenants' -benchmem -cpu 1 -count 5 ./client/ ./activities/ ./aggregations/
+
+## bench-tenants: twenty tenants of 10,000 activities each: /metrics against client_golang's
+## floor in process, then the built binary's memory, /metrics and refresh lag over a minute.
+bench-tenants:
+	$(GO) test -run '^$$' -bench 'TwentyTenantsScrape' -benchmem -cpu 1 -benchtime 100x -count 3 ./tenants/
+	$(GO) test -run '^$$' -bench 'TwentyTenantsOnTheBinary' -benchtime 1x ./e2e/
 
 ## fuzz: every fuzz target of the repository, found by `go test -list`, one after another for
 ## FUZZTIME each (a fuzz run takes one target). An input that fails is written to the target's
@@ -85,6 +96,7 @@ bench:
 ## input for go's default of up to 60s would leave a short run with nothing but minimizing.
 FUZZTIME ?= 20s
 FUZZMINIMIZETIME ?= 1s
+FUZZFLAGS ?=
 
 fuzz:
 	@list=$$($(GO) test -list '^Fuzz' ./...) || { echo "$$list" >&2; exit 1; }; \
@@ -92,7 +104,7 @@ fuzz:
 	[ -n "$$targets" ] || { echo 'no fuzz targets found' >&2; exit 1; }; \
 	for t in $$targets; do \
 	  echo "== $${t#*=} in $${t%%=*}, $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$${t#*=}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) "$${t%%=*}" || exit 1; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*=}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) "$${t%%=*}" || exit 1; \
 	done
 
 tools: $(GOLANGCI_LINT)
