@@ -130,7 +130,7 @@ func newApp() (*kingpin.Application, *settings) {
 		Envar("SAIL_STATE_FILE").StringVar(&s.stateFile)
 	app.Flag("demo", "Run against a simulated tenant, in-process on loopback, instead of ISC.").
 		BoolVar(&s.demo)
-	app.Flag("demo.tenants", "With --demo, how many simulated tenants to run: 1 as one ISC tenant (no tenant label); 2 or more named sandbox, production, tenant-3, …, as with a configuration file.").
+	app.Flag("demo.tenants", "With --demo, how many simulated tenants to run: 1 as one ISC tenant (no tenant label); 2 or more named sandbox, production, tenant-3, …, as with a configuration file, each with the state file <--state.file>.<name>.").
 		Default("1").IntVar(&s.demoTenants)
 	app.Flag("config.file", "YAML file listing the tenants to watch, each with its URL, client id, where its secret is, its state file and its own settings (see the README). Without it, the one tenant of --isc.url. Reloaded on SIGHUP and POST /-/reload.").
 		Envar("SAIL_CONFIG_FILE").StringVar(&s.configFile)
