@@ -127,7 +127,7 @@ func TestISCGoingAwayIsSaidAndLosesNothing(t *testing.T) {
 		})
 	}
 
-	truth := (&restartRun{tenant: tenant, mark: mark}).truthSeries(durationBuckets)
+	truth := truthSeries(tenant, mark, time.Time{}, durationBuckets)
 	for _, r := range runs {
 		got, err := scrapeSeries(ctx, r.url)
 		if err != nil {

@@ -168,7 +168,7 @@ func TestOneTenantNeverHarmsAnother(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			truth := (&restartRun{tenant: r.healthy, mark: mark}).truthSeries(durationBuckets)
+			truth := truthSeries(r.healthy, mark, time.Time{}, durationBuckets)
 			healthy := forTenant(got, "healthy")
 			compared, completions := 0, 0.0
 			for k, v := range truth {
