@@ -160,7 +160,9 @@ func TestISCGoingAwayIsSaidAndLosesNothing(t *testing.T) {
 		}
 	}
 
-	// A name that does not resolve is said just as fast.
+	// A name that does not resolve is said at once, by the check at start,
+	// in one error line; sailpoint_up is 0 from the first scrape; and the
+	// first refresh, once its retries give up, says it in one warning line.
 	t.Run("dns", func(t *testing.T) {
 		addr := freeAddr(ctx, t)
 		logs := &lockedBuffer{}
@@ -179,10 +181,18 @@ func TestISCGoingAwayIsSaidAndLosesNothing(t *testing.T) {
 			v, ok := s[seriesKey("sailpoint_up", nil)]
 			return ok && v == 0
 		})
-		if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
-			t.Errorf("%d warning lines, want 1:\n%s", n, logs.String())
+		down := time.Since(start)
+		if n := strings.Count(logs.String(), "level=ERROR"); n != 1 || !strings.Contains(logs.String(), "check at start: the name sailpoint-exporter-test.invalid does not resolve") {
+			t.Errorf("%d error lines, want the check's one naming the host:\n%s", n, logs.String())
 		}
-		t.Logf("dns       sailpoint_up 0 after %5.1fs", time.Since(start).Seconds())
+		for dctx.Err() == nil && !strings.Contains(logs.String(), "level=WARN") {
+			sleep(dctx, 100*time.Millisecond)
+		}
+		said := time.Since(start)
+		if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "no such host") {
+			t.Errorf("%d warning lines, want 1 saying the refresh failed on the name:\n%s", n, logs.String())
+		}
+		t.Logf("dns       sailpoint_up 0 after %5.1fs, the check's error line at start, the refresh's warning after %5.1fs", down.Seconds(), said.Seconds())
 	})
 }
 
