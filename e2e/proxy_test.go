@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -41,7 +45,7 @@ type faultProxy struct {
 
 func newFaultProxy(t *testing.T, upstream string) *faultProxy {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := listenOutsideEphemeral()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +150,8 @@ func (p *faultProxy) set(mode string) {
 		var lis net.Listener
 		var err error
 		for range 50 { // the port may take a moment to be free again
+			// Its port is outside the ephemeral range, so no other
+			// test's outgoing connection can have taken it meanwhile.
 			if lis, err = net.Listen("tcp", p.addr); err == nil {
 				break
 			}
@@ -210,4 +216,34 @@ func (p *faultProxy) blackhole() error {
 	}
 	p.bhFD, p.bhFill = fd, fill
 	return nil
+}
+
+// listenOutsideEphemeral listens on a free loopback port below the kernel's
+// ephemeral range. The proxy closes its listener to refuse and listens on the
+// same port again later; a port inside the range can meanwhile become the
+// local port of any outgoing connection on the machine (CI once failed with
+// "bind: address already in use" so), one below it cannot.
+func listenOutsideEphemeral() (net.Listener, error) {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	const from = 10000
+	if low <= from+1000 {
+		return nil, fmt.Errorf("the ephemeral port range starts at %d: no room below it for the proxy", low)
+	}
+	var last error
+	for range 200 {
+		port := from + rand.IntN(low-from)
+		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			return lis, nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("no free port below the ephemeral range: %w", last)
 }
