@@ -48,6 +48,9 @@ const (
 	shortFor = "10s"
 )
 
+// allTenants is the tenant variable's All, as the dashboards define it.
+const allTenants = ".*"
+
 // Grafana's variables, as the e2e Prometheus sees them: $__rate_interval is
 // at least four scrape intervals, $__range the time picker's span.
 var grafanaVars = map[string]string{
@@ -157,12 +160,25 @@ scrape_configs:
 		}
 	})
 
+	t.Run("no tenant label without a configuration file", func(t *testing.T) {
+		// label_values(sailpoint_up{…}, tenant) is empty: the tenant
+		// variable offers All alone, whose .* matches the series without
+		// the label (the queries below run with it).
+		values, err := prom.labelValues(ctx, "tenant", fmt.Sprintf(`sailpoint_up{job=~%q}`, jobName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(values) != 0 {
+			t.Errorf("label_values(sailpoint_up, tenant) = %v for an exporter of one tenant without --config.file, want none", values)
+		}
+	})
+
 	t.Run("dashboard queries", func(t *testing.T) {
 		queries := dashboardQueries(t, filepath.Join(root, "dashboards"))
 		for _, rec := range recordingRules(ctx, t, prom) {
 			queries = append(queries, namedQuery{"recording rule " + rec, rec})
 		}
-		vars := map[string]string{"job": jobName, "instance": exporterAddr}
+		vars := map[string]string{"job": jobName, "instance": exporterAddr, "tenant": allTenants}
 		for k, v := range grafanaVars {
 			vars[k] = v
 		}
@@ -202,7 +218,7 @@ scrape_configs:
 	})
 
 	tenant := findDemoTenant(ctx, t, exporterLog)
-	vars := map[string]string{"job": jobName, "instance": exporterAddr}
+	vars := map[string]string{"job": jobName, "instance": exporterAddr, "tenant": allTenants}
 	for k, v := range grafanaVars {
 		vars[k] = v
 	}
