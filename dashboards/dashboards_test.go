@@ -1,8 +1,9 @@
 // Package dashboards holds the Grafana dashboards shipped with
 // sailpoint_exporter. The tests here parse every dashboard strictly with the
 // Grafana Foundation SDK and check the conventions that grafana/dashboard-linter
-// does not cover: every selector of every query filtered by job and instance,
-// counters only under rate or increase, known metric names, stable uids.
+// does not cover: every selector of every query filtered by job, instance and
+// tenant, every grouping keeping the tenant, counters only under rate or
+// increase, known metric names, stable uids.
 package dashboards
 
 import (
@@ -38,6 +39,51 @@ var standardKinds = map[string]string{
 	"up":                            "gauge",
 	"process_resident_memory_bytes": "gauge",
 	"process_cpu_seconds_total":     "counter",
+}
+
+// processWide are the metrics of the exporter's process, not of a tenant:
+// they never carry a tenant label, even with --config.file, so their
+// selectors must not filter on it (a selected tenant would hide them).
+var processWide = map[string]bool{
+	"up":                            true,
+	"process_resident_memory_bytes": true,
+	"process_cpu_seconds_total":     true,
+	"sailpoint_exporter_build_info": true,
+}
+
+// tenantMatcher is how every selector of a tenant's metric filters on the
+// tenant variable.
+const tenantMatcher = `tenant=~"$tenant"`
+
+var (
+	// groupingList is an aggregation's by/without or a join's on/ignoring
+	// with its label list (not group_left/group_right, whose list copies
+	// labels).
+	groupingList = regexp.MustCompile(`\b(by|without|on|ignoring)\s*\(([^)]*)\)`)
+	// ungrouped is an aggregation that merges every series into one
+	// (sum(…)), where a by (tenant) would keep the tenants apart.
+	ungrouped = regexp.MustCompile(`\b(sum|min|max|avg|count|group|stddev|stdvar)\s*\(`)
+	// promString is a PromQL string.
+	promString = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+)
+
+// keepsTenant reports an aggregation or a join of expr that would merge
+// the series of two tenants or match one tenant's with another's: every
+// by and on list names tenant (a without or ignoring list must not), and
+// no aggregation goes without a grouping.
+func keepsTenant(expr string) error {
+	code := promString.ReplaceAllString(expr, `""`)
+	for _, m := range groupingList.FindAllStringSubmatch(code, -1) {
+		labels := strings.Split(strings.ReplaceAll(m[2], " ", ""), ",")
+		has := slices.Contains(labels, "tenant")
+		if keep := m[1] == "by" || m[1] == "on"; keep != has {
+			return fmt.Errorf("%s: tenants merge or collide across %q", m[0], expr)
+		}
+	}
+	if m := ungrouped.FindString(code); m != "" {
+		return fmt.Errorf("%s without by (tenant, …) merges the tenants in %q", m, expr)
+	}
+	return nil
 }
 
 // metricKinds is every metric a dashboard may use, with its kind: the
@@ -194,15 +240,20 @@ func checkVariables(t *testing.T, vars []dashboard.VariableModel) {
 		byName[v.Name] = v
 		names = append(names, v.Name)
 	}
-	if !slices.Equal(names, []string{"datasource", "job", "instance"}) {
-		t.Errorf("variables %v, want [datasource job instance]", names)
+	if !slices.Equal(names, []string{"datasource", "job", "instance", "tenant"}) {
+		t.Errorf("variables %v, want [datasource job instance tenant]", names)
 	}
 	if ds := byName["datasource"]; ds.Type != dashboard.VariableTypeDatasource || ds.Query == nil || deref(ds.Query.String) != "prometheus" {
 		t.Errorf("datasource variable: type %q query %v, want a datasource variable of type prometheus", ds.Type, ds.Query)
 	}
-	for _, tc := range []struct{ name, label, query string }{
-		{"job", "Job", "label_values(sailpoint_up, job)"},
-		{"instance", "Instance", `label_values(sailpoint_up{job=~"$job"}, instance)`},
+	// job and instance as grafana/dashboard-linter wants them: All is .+,
+	// since every series has both. tenant's All is .*, which also matches
+	// the series of an exporter without --config.file, which have no tenant
+	// label; a tenant selected matches only its own.
+	for _, tc := range []struct{ name, label, query, allValue string }{
+		{"job", "Job", "label_values(sailpoint_up, job)", ".+"},
+		{"instance", "Instance", `label_values(sailpoint_up{job=~"$job"}, instance)`, ".+"},
+		{"tenant", "Tenant", `label_values(sailpoint_up{job=~"$job", instance=~"$instance"}, tenant)`, ".*"},
 	} {
 		v := byName[tc.name]
 		var query string
@@ -225,7 +276,7 @@ func checkVariables(t *testing.T, vars []dashboard.VariableModel) {
 			{"datasource type", deref(ds.Type), "prometheus"},
 			{"multi", deref(v.Multi), true},
 			{"includeAll", deref(v.IncludeAll), true},
-			{"allValue", deref(v.AllValue), ".+"},
+			{"allValue", deref(v.AllValue), tc.allValue},
 			{"refresh", deref(v.Refresh), dashboard.VariableRefreshOnTimeRangeChanged},
 		} {
 			if c.got != c.want {
@@ -291,7 +342,7 @@ var targetChecks = []struct {
 		}
 		return nil
 	}},
-	{"filters every selector by job and instance", func(q *prometheus.Dataquery) error {
+	{"filters every selector by job, instance and tenant", func(q *prometheus.Dataquery) error {
 		sels, err := selectors(q.Expr)
 		if err != nil {
 			return err
@@ -305,8 +356,26 @@ var targetChecks = []struct {
 					return fmt.Errorf("selector %s{%s} lacks %s", s.metric, strings.Join(s.matchers, ","), want)
 				}
 			}
+			tenant := slices.Contains(s.matchers, tenantMatcher)
+			switch {
+			case processWide[s.metric] && tenant:
+				return fmt.Errorf("selector %s{%s}: %s is the process's and has no tenant label: %s would hide it once a tenant is selected", s.metric, strings.Join(s.matchers, ","), s.metric, tenantMatcher)
+			case !processWide[s.metric] && !tenant:
+				return fmt.Errorf("selector %s{%s} lacks %s", s.metric, strings.Join(s.matchers, ","), tenantMatcher)
+			}
 		}
 		return nil
+	}},
+	{"keeps the tenant in every grouping and join", func(q *prometheus.Dataquery) error {
+		sels, err := selectors(q.Expr)
+		if err != nil {
+			return err
+		}
+		perTenant := slices.ContainsFunc(sels, func(s selector) bool { return !processWide[s.metric] })
+		if !perTenant {
+			return nil
+		}
+		return keepsTenant(q.Expr)
 	}},
 	{"uses only metrics of the contract", func(q *prometheus.Dataquery) error {
 		sels, err := selectors(q.Expr)
@@ -617,6 +686,31 @@ func TestSelectors(t *testing.T) {
 	}
 }
 
+// TestKeepsTenant pins the check that every grouping and join keeps the
+// tenant.
+func TestKeepsTenant(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		ok   bool
+	}{
+		{`sum by (tenant, type) (rate(x_total[5m]))`, true},
+		{`x * on (job, instance, tenant, source_id) group_left (source_name) y`, true},
+		{`label_replace(group by (job, instance, tenant) (x), "a", "$1", "b", "sum(.*) by (c)")`, true},
+		{`topk(10, sum by (tenant, source_id) (x))`, true},
+		{`sum by (type) (rate(x_total[5m]))`, false},
+		{`sum(rate(x_total[5m]))`, false},
+		{`min (x)`, false},
+		{`x * on (job, instance, source_id) group_left (source_name) y`, false},
+		{`x or on (endpoint) y`, false},
+		{`sum without (tenant) (x)`, false},
+		{`x / ignoring (code) y`, true},
+	} {
+		if err := keepsTenant(tc.expr); (err == nil) != tc.ok {
+			t.Errorf("keepsTenant(%s) = %v, want ok %v", tc.expr, err, tc.ok)
+		}
+	}
+}
+
 // alertThreshold is the number an alert of alerts/sailpoint.rules.yml
 // compares with, the first `> N` of its expression.
 func alertThreshold(t *testing.T, rules, alert string) float64 {
@@ -699,4 +793,60 @@ func TestAggregationPanelsShowTheAlertThresholds(t *testing.T) {
 	if found != len(want) {
 		t.Errorf("found %d of the %d aggregation panels %v", found, len(want), want)
 	}
+}
+
+// TestTenantsTableShowsTheAlertThresholds: the Tenants table of the
+// Exporter and API health dashboard, the tenants side by side, turns a
+// tenant's data age and oldest incomplete activity red where
+// SailPointDataStale and SailPointActivitiesStuck fire, and has a column for
+// each of what it promises.
+func TestTenantsTableShowsTheAlertThresholds(t *testing.T) {
+	raw, err := os.ReadFile("../alerts/sailpoint.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := string(raw)
+	raw, err = os.ReadFile("exporter-health.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title           string `json:"title"`
+			FieldConfig     any    `json:"fieldConfig"`
+			Transformations []struct {
+				ID      string `json:"id"`
+				Options struct {
+					RenameByName map[string]string `json:"renameByName"`
+				} `json:"options"`
+			} `json:"transformations"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Panels {
+		if p.Title != "Tenants" {
+			continue
+		}
+		steps := thresholdSteps(p.FieldConfig)
+		for _, alert := range []string{"SailPointDataStale", "SailPointActivitiesStuck"} {
+			if w := alertThreshold(t, rules, alert); !slices.Contains(steps, w) {
+				t.Errorf("threshold steps %v lack %s's %v", steps, alert, w)
+			}
+		}
+		var columns []string
+		for _, tr := range p.Transformations {
+			for _, c := range tr.Options.RenameByName {
+				columns = append(columns, c)
+			}
+		}
+		for _, c := range []string{"Tenant", "ISC refresh", "Data age", "Failed items", "Oldest incomplete activity", "Unhealthy sources", "Failed aggregations"} {
+			if !slices.Contains(columns, c) {
+				t.Errorf("no column %q among %v", c, columns)
+			}
+		}
+		return
+	}
+	t.Error("exporter-health.json has no Tenants table")
 }

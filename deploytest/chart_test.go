@@ -271,8 +271,11 @@ func checkRelease(t *testing.T, rel *release) {
 	}
 	checkDeploymentShape(t, rel)
 	checkExporterFlags(t, rel)
-	checkClientSecret(t, rel)
-	checkState(t, rel)
+	if tenantsOf(rel) == nil {
+		checkClientSecret(t, rel)
+		checkState(t, rel)
+	}
+	checkTenants(t, rel)
 	checkRestricted(t, rel)
 	checkProbesAndPort(t, rel)
 	checkResources(t, rel)
@@ -482,7 +485,13 @@ func checkState(t *testing.T, rel *release) {
 	if !ok {
 		t.Fatal("no --state.file")
 	}
-	m, v := mountOf(t, rel, path.Dir(file))
+	checkStateVolume(t, rel, path.Dir(file))
+}
+
+// checkStateVolume: dir, where the state files are, is the one writable mount, a PVC or an
+// emptyDir, mounted whole.
+func checkStateVolume(t *testing.T, rel *release, dir string) {
+	m, v := mountOf(t, rel, dir)
 	if m.ReadOnly {
 		t.Errorf("the state directory %s is mounted read-only", m.MountPath)
 	}
@@ -861,14 +870,15 @@ func checkPrometheusRule(t *testing.T, rel *release) {
 func checkDashboards(t *testing.T, rel *release) {
 	enabled, _ := value(rel.values, "dashboards.enabled").(bool)
 	if !enabled {
-		if len(rel.configMaps) != 0 {
-			t.Errorf("%d ConfigMaps rendered while dashboards.enabled is false", len(rel.configMaps))
+		if n := len(dashboardConfigMaps(rel)); n != 0 {
+			t.Errorf("%d dashboard ConfigMaps rendered while dashboards.enabled is false", n)
 		}
 		return
 	}
 	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "dashboards", "*.json"))
-	if len(rel.configMaps) != len(files) {
-		t.Fatalf("%d dashboard ConfigMaps, want one per file of dashboards/ (%d)", len(rel.configMaps), len(files))
+	maps := dashboardConfigMaps(rel)
+	if len(maps) != len(files) {
+		t.Fatalf("%d dashboard ConfigMaps, want one per file of dashboards/ (%d)", len(maps), len(files))
 	}
 	labels := stringMap(value(rel.values, "dashboards.labels"))
 	if labels == nil {
@@ -876,7 +886,7 @@ func checkDashboards(t *testing.T, rel *release) {
 	}
 	target, _ := value(rel.values, "prometheusRule.provisioningSLOTarget").(float64)
 	byKey := map[string]*corev1.ConfigMap{}
-	for _, cm := range rel.configMaps {
+	for _, cm := range maps {
 		if !subset(labels, cm.Labels) {
 			t.Errorf("ConfigMap %s labels %v lack the sidecar's %v", cm.Name, cm.Labels, labels)
 		}
@@ -945,8 +955,11 @@ func checkNamespaces(t *testing.T, rel *release) {
 	for _, o := range rel.serviceAccounts {
 		check("ServiceAccount", o.Name, o.Namespace, releaseNamespace)
 	}
-	for _, o := range rel.configMaps {
+	for _, o := range dashboardConfigMaps(rel) {
 		check("ConfigMap", o.Name, o.Namespace, want("dashboards.namespace"))
+	}
+	if cm := tenantsConfigMap(rel); cm != nil {
+		check("ConfigMap", cm.Name, cm.Namespace, releaseNamespace)
 	}
 	for _, o := range rel.serviceMonitors {
 		check("ServiceMonitor", o.Name, o.Namespace, want("serviceMonitor.namespace"))

@@ -532,3 +532,56 @@ func TestMixinSelectorOnLongExpressions(t *testing.T) {
 		t.Errorf("%d of %d selectors rewritten", n, terms)
 	}
 }
+
+// byOrOn is a grouping or join label list of PromQL.
+var byOrOn = regexp.MustCompile(`\b(by|on)\s*\(([^)]*)\)`)
+
+// TestMixinKeepsTenants: with a selector of one's own, the mixin's rules still keep the tenant
+// label in every aggregation and join (but the exporter's own up's), and its dashboards still
+// have the Tenant variable, with the selector, and filter on it.
+func TestMixinKeepsTenants(t *testing.T) {
+	m := evalMixin(t, fmt.Sprintf(`{ selector: %q }`, customSelector))
+	lists := 0
+	for _, g := range append(append([]map[string]any{}, m.Alerts.Groups...), m.Rules.Groups...) {
+		for _, r := range rulesOf(g) {
+			if r["alert"] == "SailPointExporterDown" {
+				continue // about the process: up has no tenant
+			}
+			for _, l := range byOrOn.FindAllStringSubmatch(codeOnly(r["expr"].(string)), -1) {
+				lists++
+				if !slices.Contains(strings.Split(strings.ReplaceAll(l[2], " ", ""), ","), "tenant") {
+					t.Errorf("rule %v%v: %s without tenant: two tenants would merge or collide", r["alert"], r["record"], l[0])
+				}
+			}
+		}
+	}
+	if lists < 20 {
+		t.Errorf("%d by and on lists found in the mixin's rules, want the shipped ones", lists)
+	}
+	for name, d := range m.Dashboards {
+		var tenant map[string]any
+		for _, v := range d["templating"].(map[string]any)["list"].([]any) {
+			if v := v.(map[string]any); v["name"] == "tenant" {
+				tenant = v
+			}
+		}
+		if tenant == nil {
+			t.Errorf("%s: no tenant variable", name)
+			continue
+		}
+		q, _ := tenant["query"].(map[string]any)["query"].(string)
+		if tenant["allValue"] != ".*" || tenant["multi"] != true || tenant["includeAll"] != true ||
+			q != `label_values(sailpoint_up{`+customSelector+`, job=~"$job", instance=~"$instance"}, tenant)` {
+			t.Errorf("%s: tenant variable allValue %v, multi %v, includeAll %v, query %q", name, tenant["allValue"], tenant["multi"], tenant["includeAll"], q)
+		}
+		filtered := 0
+		walkTargets(d["panels"], d["panels"], func(_, got, _ string) {
+			if strings.Contains(got, `tenant=~"$tenant"`) {
+				filtered++
+			}
+		})
+		if filtered < 10 {
+			t.Errorf("%s: %d queries filter on the tenant", name, filtered)
+		}
+	}
+}

@@ -216,6 +216,7 @@ func ciValueFiles(t *testing.T) []string {
 		"existing-secret-values.yaml",
 		"monitoring-values.yaml",
 		"persistence-off-values.yaml",
+		"tenants-values.yaml",
 		"web-config-values.yaml",
 	}
 	if !slices.Equal(names, want) {

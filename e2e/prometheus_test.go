@@ -5,7 +5,10 @@
 // source-unhealthy and the failed-aggregation alerts to fire from the demo's
 // own failures and outage, and has the demo tenant confirm the names the
 // dashboards show and the failed activity and aggregation task exemplars
-// point at.
+// point at. TestPrometheusTwoTenants does it again with two simulated tenants
+// (--demo --demo.tenants=2), labelled as a configuration file labels them:
+// every query answers per tenant, for the tenant selected alone, and the
+// alerts fire per tenant.
 //
 // It needs the prometheus and promtool binaries, from PATH or from the
 // PROMETHEUS_BIN and PROMTOOL_BIN environment variables. With -short it is
@@ -47,6 +50,9 @@ const (
 	// shortFor replaces every for: of the copy of the rules Prometheus loads.
 	shortFor = "10s"
 )
+
+// allTenants is the tenant variable's All, as the dashboards define it.
+const allTenants = ".*"
 
 // Grafana's variables, as the e2e Prometheus sees them: $__rate_interval is
 // at least four scrape intervals, $__range the time picker's span.
@@ -157,12 +163,25 @@ scrape_configs:
 		}
 	})
 
+	t.Run("no tenant label without a configuration file", func(t *testing.T) {
+		// label_values(sailpoint_up{…}, tenant) is empty: the tenant
+		// variable offers All alone, whose .* matches the series without
+		// the label (the queries below run with it).
+		values, err := prom.labelValues(ctx, "tenant", fmt.Sprintf(`sailpoint_up{job=~%q}`, jobName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(values) != 0 {
+			t.Errorf("label_values(sailpoint_up, tenant) = %v for an exporter of one tenant without --config.file, want none", values)
+		}
+	})
+
 	t.Run("dashboard queries", func(t *testing.T) {
 		queries := dashboardQueries(t, filepath.Join(root, "dashboards"))
 		for _, rec := range recordingRules(ctx, t, prom) {
 			queries = append(queries, namedQuery{"recording rule " + rec, rec})
 		}
-		vars := map[string]string{"job": jobName, "instance": exporterAddr}
+		vars := map[string]string{"job": jobName, "instance": exporterAddr, "tenant": allTenants}
 		for k, v := range grafanaVars {
 			vars[k] = v
 		}
@@ -202,7 +221,7 @@ scrape_configs:
 	})
 
 	tenant := findDemoTenant(ctx, t, exporterLog)
-	vars := map[string]string{"job": jobName, "instance": exporterAddr}
+	vars := map[string]string{"job": jobName, "instance": exporterAddr, "tenant": allTenants}
 	for k, v := range grafanaVars {
 		vars[k] = v
 	}
@@ -469,6 +488,19 @@ func checkAlertConventions(t *testing.T, root string, groups []ruleGroup) {
 			if strings.Contains(r.Query, "job=") || strings.Contains(r.Query, "job!") {
 				t.Errorf("alert %s: query depends on a job name: %s", r.Name, r.Query)
 			}
+			// Tenants: every alert about a tenant keeps its label through every
+			// aggregation and join, and names it first in its description. The
+			// exporter's own up has none.
+			if r.Name != "SailPointExporterDown" {
+				for _, l := range groupingOrJoin.FindAllStringSubmatch(r.Query, -1) {
+					if !slices.Contains(strings.Split(strings.ReplaceAll(l[2], " ", ""), ","), "tenant") {
+						t.Errorf("alert %s: %s without tenant: two tenants would merge or collide", r.Name, l[0])
+					}
+				}
+				if !strings.HasPrefix(r.Annotations["description"], tenantPrefix) {
+					t.Errorf("alert %s: description does not start with %s", r.Name, tenantPrefix)
+				}
+			}
 			if n := strings.Count(tests, "alertname: "+r.Name+"\n"); n < 2 {
 				t.Errorf("alert %s: %d promtool test cases, want one that fires and one that stays silent", r.Name, n)
 			}
@@ -481,6 +513,13 @@ func checkAlertConventions(t *testing.T, root string, groups []ruleGroup) {
 		t.Error("no alerting rule loaded")
 	}
 }
+
+// groupingOrJoin is an aggregation's by or a join's on, with its labels.
+var groupingOrJoin = regexp.MustCompile(`\b(by|on)\s*\(([^)]*)\)`)
+
+// tenantPrefix starts every description of an alert about a tenant: the
+// tenant's name, or nothing without a tenant label.
+const tenantPrefix = "{{ with $labels.tenant }}Tenant {{ . }}: {{ end }}"
 
 // markdownAnchors returns the anchors GitHub generates for the headings.
 func markdownAnchors(md string) map[string]bool {

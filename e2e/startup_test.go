@@ -25,7 +25,10 @@ import (
 
 // startWithLog starts the built exporter and returns its address once it
 // listens, and its log so far and to come. The check at start runs before
-// the exporter listens, so whatever it says is in the log by then.
+// the exporter listens, so whatever it says is in the log by then: the log
+// is read through a pipe, so "Listening on", which the exporter writes once
+// it listens, is waited for too (a connection can be accepted before the
+// copy of the lines before it reaches the buffer, on a loaded machine).
 func startWithLog(ctx context.Context, t *testing.T, env []string, args ...string) (addr string, logs *lockedBuffer, took time.Duration) {
 	t.Helper()
 	bin := buildExporter(ctx, t)
@@ -48,7 +51,13 @@ func startWithLog(ctx context.Context, t *testing.T, env []string, args ...strin
 	for ctx.Err() == nil {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			_ = c.Close()
-			return addr, logs, time.Since(start)
+			took := time.Since(start)
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if strings.Contains(logs.String(), "Listening on") {
+					return addr, logs, took
+				}
+			}
+			t.Fatalf("the exporter listens on %s but its log does not say so:\n%s", addr, logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -146,3 +146,78 @@ the shipped `(1 - 0.99)` there. Empty when the target is the shipped one.
 {{- end }}
 {{- if ne (toString $t) "0.99" }}(1 - {{ $t }}){{ end }}
 {{- end }}
+
+{{/*
+Several tenants (tenants not empty): one exporter reads every tenant of tenants from the
+configuration file the chart renders into a ConfigMap (--config.file), each tenant's client
+secret from its own Secret, mounted as a file, and keeps each tenant's state file in the one
+state volume.
+*/}}
+{{- define "sailpoint-exporter.configDir" -}}/etc/sailpoint-exporter/config{{- end }}
+{{- define "sailpoint-exporter.configFile" -}}{{ include "sailpoint-exporter.configDir" . }}/tenants.yml{{- end }}
+{{- define "sailpoint-exporter.tenantSecretsDir" -}}/etc/sailpoint-exporter/tenants{{- end }}
+
+{{/*
+The client secret file of a tenant, called with (list $ $tenant).
+*/}}
+{{- define "sailpoint-exporter.tenantSecretFile" -}}
+{{- $ := index . 0 }}{{- $t := index . 1 -}}
+{{ include "sailpoint-exporter.tenantSecretsDir" $ }}/{{ $t.name }}/client-secret
+{{- end }}
+
+{{/*
+The state file of a tenant in the state volume, called with (list $ $tenant).
+*/}}
+{{- define "sailpoint-exporter.tenantStateFile" -}}
+{{- $ := index . 0 }}{{- $t := index . 1 -}}
+{{ $.Values.persistence.mountPath | trimSuffix "/" }}/{{ $t.stateFileName | default (printf "%s.state" $t.name) }}
+{{- end }}
+
+{{/*
+The configuration file of the tenants, as the exporter reads it (--config.file). Settings are
+the per-tenant flags' names (activities.refresh-interval: 30s): tenantDefaults under
+defaults:, a tenant's settings in its entry. Also refuses what the exporter would refuse
+beside a configuration file, with the value to change.
+*/}}
+{{- define "sailpoint-exporter.configFileContent" -}}
+{{- $names := dict }}
+{{- $stateFiles := dict }}
+{{- range $i, $t := .Values.tenants }}
+{{- if hasKey $names $t.name }}
+{{- fail (printf "tenants[%d].name: %q is the name of tenants[%v] too: each tenant needs its own name, the value of its tenant label" $i $t.name (get $names $t.name)) }}
+{{- end }}
+{{- $_ := set $names $t.name $i }}
+{{- $state := include "sailpoint-exporter.tenantStateFile" (list $ $t) }}
+{{- if hasKey $stateFiles $state }}
+{{- fail (printf "tenants[%d]: its state file %s is tenants[%v]'s too: set another stateFileName" $i $state (get $stateFiles $state)) }}
+{{- end }}
+{{- $_ := set $stateFiles $state $i }}
+{{- end -}}
+# The tenants of this exporter, rendered by the sailpoint-exporter chart from its values
+# tenants and tenantDefaults. Check a copy with: sailpoint_exporter --config.check --config.file=FILE
+{{- with .Values.tenantDefaults }}
+defaults:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+tenants:
+{{- range .Values.tenants }}
+  - name: {{ .name | quote }}
+    url: {{ .url | quote }}
+    client_id: {{ .clientId | toString | quote }}
+    client_secret_file: {{ include "sailpoint-exporter.tenantSecretFile" (list $ .) | quote }}
+    {{- with .tokenUrl }}
+    token_url: {{ . | quote }}
+    {{- end }}
+    state_file: {{ include "sailpoint-exporter.tenantStateFile" (list $ .) | quote }}
+    {{- with .settings }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the ConfigMap of the tenants' configuration file.
+*/}}
+{{- define "sailpoint-exporter.configMapName" -}}
+{{ include "sailpoint-exporter.fullname" . | trunc 56 | trimSuffix "-" }}-config
+{{- end }}
