@@ -200,7 +200,7 @@ func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 	}
 	u := c.endpointURL(EndpointList).JoinPath(id)
 	var a Activity
-	err := c.call(ctx, EndpointGet, u, func(body io.Reader, length int64) error {
+	err := c.call(ctx, EndpointGet, u, func(body io.Reader, length int64, _ http.Header) error {
 		d := c.decoders.Get().(*pageDecoder)
 		defer c.decoders.Put(d)
 		var err error
@@ -214,8 +214,8 @@ func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 }
 
 // decodeFunc reads a 200 answer's body, of the announced length (-1 when
-// unknown).
-type decodeFunc func(body io.Reader, length int64) error
+// unknown), with the answer's header.
+type decodeFunc func(body io.Reader, length int64, header http.Header) error
 
 // repeatedDecodeError says that ISC answered the same request twice with
 // the same body that does not decode: retrying will not help, a smaller page
@@ -367,7 +367,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 		api.header = resp.Header
 		return api
 	}
-	if err := decode(resp.Body, resp.ContentLength); err != nil {
+	if err := decode(resp.Body, resp.ContentLength, resp.Header); err != nil {
 		// A whole answer that does not decode is still an answer.
 		var de *DecodeError
 		answered = errors.As(err, &de) && de.Complete
