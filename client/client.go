@@ -82,9 +82,12 @@ type Client struct {
 	logger    *slog.Logger
 	userAgent string
 
-	clock  iscClock
-	health health
-	odd    unexpectedLog
+	clock   iscClock
+	health  health
+	odd     unexpectedLog
+	answers answerTimes // how long ISC takes to answer, for ScanRanges
+	// answerTime is the mean of answers; tests set what ISC takes.
+	answerTime func() time.Duration
 
 	mu        sync.Mutex
 	notBefore time.Time // set by a 429: nothing is sent to ISC before it
@@ -167,6 +170,7 @@ func New(cfg Config) (*Client, error) {
 		logger:    cfg.Logger,
 		userAgent: cfg.UserAgent,
 	}
+	c.answerTime = c.answers.mean
 	c.clock = iscClock{logger: cfg.Logger}
 	tokenHTTP.Transport = observingTransport{next: transportOf(hc), observe: cfg.Observe, c: c}
 	c.tokens = &tokenCache{
@@ -338,12 +342,16 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 	}
 	tok.SetAuthHeader(req)
 
-	start := c.now()
+	start, sent := c.now(), time.Now()
 	code := "error"
 	n := c.health.begin(start)
 	answered := false
 	defer func() {
 		c.health.end(n, start, answered)
+		if code == "200" {
+			// On the real clock, as the rate limiter's.
+			c.answers.observe(time.Since(sent))
+		}
 		if c.cfg.Observe != nil {
 			c.cfg.Observe(endpoint, code, c.now().Sub(start))
 		}
