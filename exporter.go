@@ -93,13 +93,14 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 	shared := area.NewShared()
 	e.registry.MustRegister(shared.Collector())
 	e.activities = activities.NewRefresher(isc, activities.Options{
-		Overlap:    s.overlap,
-		Lookback:   s.lookback,
-		MaxTypes:   s.maxTypes,
-		MaxSources: s.maxSources(),
-		State:      e.state,
-		Shared:     shared,
-		Logger:     areaLogger,
+		Overlap:          s.overlap,
+		PrimeConcurrency: s.primeRanges,
+		Lookback:         s.lookback,
+		MaxTypes:         s.maxTypes,
+		MaxSources:       s.maxSources(),
+		State:            e.state,
+		Shared:           shared,
+		Logger:           areaLogger,
 	})
 	e.registry.MustRegister(e.activities.Collector())
 	if e.interval > 0 {

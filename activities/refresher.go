@@ -22,6 +22,12 @@ type Source interface {
 	Scan(ctx context.Context, from client.Cursor, fn client.PageFunc) error
 }
 
+// rangeScanner is a Source that can read a long stretch as ranges side by
+// side (client.ScanRanges): the first pass uses it.
+type rangeScanner interface {
+	ScanRanges(ctx context.Context, from client.Cursor, until time.Time, workers int, fn client.PageFunc) error
+}
+
 // iscClock is a Source that tells ISC's time from its answers. The counting
 // rule compares ISC's timestamps with "now", so its now is ISC's: on the
 // host's clock, a host two minutes ahead would skip every completion of the
@@ -51,6 +57,10 @@ type Options struct {
 	// that a change ISC makes visible after its modified time (an index that
 	// lags) is still read. Records read again change nothing.
 	Overlap time.Duration
+	// PrimeConcurrency is how many ranges of the lookback the first pass
+	// reads side by side, at most (client.ScanRanges); 1 reads it as one
+	// scan. Default 8.
+	PrimeConcurrency int
 	// StallAfter is how long ISC may fail or leave an attempt unanswered
 	// before sailpoint_up goes to 0, whatever the refresh in flight is still
 	// trying. Default 30s.
@@ -133,6 +143,9 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	if opts.StallAfter <= 0 {
 		opts.StallAfter = 30 * time.Second
 	}
+	if opts.PrimeConcurrency <= 0 {
+		opts.PrimeConcurrency = DefaultPrimeConcurrency
+	}
 	if opts.ISCNow == nil {
 		if c, ok := source.(iscClock); ok && opts.Now == nil {
 			opts.ISCNow = c.Now
@@ -168,6 +181,10 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	}
 	return r
 }
+
+// DefaultPrimeConcurrency is how many ranges the first pass reads side by
+// side, at most, by default.
+const DefaultPrimeConcurrency = 8
 
 // restore attaches the Refresher to the state file and resumes from what the
 // file held for it; a section it cannot use is rejected, and counting
@@ -290,7 +307,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 	scanStart := r.iscNow()
 
 	lastPublish := start
-	err = r.source.Scan(ctx, from, func(p client.Page) error {
+	fn := func(p client.Page) error {
 		r.apply(p)
 		pages++
 		if now := r.now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
@@ -300,7 +317,16 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 			r.publish(false)
 		}
 		return nil
-	})
+	}
+	ranges, ok := r.source.(rangeScanner)
+	// The first pass reads the lookback as ranges side by side, cut no
+	// later than a moment before it began; its last range, read to the end
+	// once the others are, reads what changed meanwhile.
+	if until := scanStart.Add(-primeTail).Truncate(time.Millisecond); ok && !r.primed && r.opts.PrimeConcurrency > 1 && until.Sub(from.Modified) >= time.Minute {
+		err = ranges.ScanRanges(ctx, from, until, r.opts.PrimeConcurrency, fn)
+	} else {
+		err = r.source.Scan(ctx, from, fn)
+	}
 	if err == nil {
 		r.mu.Lock()
 		r.readSince = scanStart
@@ -308,6 +334,13 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 	}
 	return pages, err
 }
+
+// primeTail is how long before the first pass began its ranges are cut at
+// the latest: what was modified after that, during the pass included, is
+// the last range's, read to the end once the others are, so that a change
+// made while they are read is read (a few seconds allow for ISC's clock as
+// the exporter knows it).
+const primeTail = 10 * time.Second
 
 // apply takes in one page and moves the cursor past it.
 func (r *Refresher) apply(p client.Page) {
