@@ -242,7 +242,7 @@ func (r *Refresher) Refresh(ctx context.Context) error { return r.runner.Refresh
 
 func (r *Refresher) refresh(ctx context.Context) error {
 	start := r.now()
-	pages, err := r.scan(ctx, start)
+	pages, from, err := r.scan(ctx, start)
 
 	// Our own deadline cutting a refresh that made progress is not a failure
 	// of ISC: the next refresh goes on from the cursor.
@@ -258,6 +258,9 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	r.publish(err == nil)
 	if newlyPrimed {
 		r.logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
+	}
+	if err == nil {
+		r.logger.Debug("refreshed from ISC", "from", from.Modified, "pages", pages, "took", r.status.Duration.Round(time.Millisecond))
 	}
 	r.ready.Store(true)
 
@@ -279,13 +282,13 @@ func (r *Refresher) refresh(ctx context.Context) error {
 }
 
 // scan reads from the cursor, less the overlap, applies what it reads and
-// returns how many pages it read.
-func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err error) {
+// returns how many pages it read, from where.
+func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, from client.Cursor, err error) {
 	if !r.started {
 		// Priming reads the whole lookback window, on ISC's clock.
 		if c, ok := r.source.(iscClock); ok {
 			if err := c.SyncClock(ctx); err != nil {
-				return 0, err
+				return 0, from, err
 			}
 		}
 		now := r.iscNow()
@@ -303,7 +306,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 		r.cursor = client.Cursor{Modified: windowStart}
 		r.mu.Unlock()
 	}
-	from := readFrom(r.cursor, r.readSince, r.primed, r.opts.Overlap, windowStart)
+	from = readFrom(r.cursor, r.readSince, r.primed, r.opts.Overlap, windowStart)
 	scanStart := r.iscNow()
 
 	lastPublish := start
@@ -332,7 +335,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 		r.readSince = scanStart
 		r.mu.Unlock()
 	}
-	return pages, err
+	return pages, from, err
 }
 
 // primeTail is how long before the first pass began its ranges are cut at

@@ -264,16 +264,20 @@ func (r *restartRun) restart() *process {
 }
 
 // requestsUntilRefreshed waits until the exporter reports a successful
-// refresh that began after since, and returns how many list requests that
-// refresh sent: those the tenant received from since up to the refresh's
-// success, which comes after its last request and before the next
-// refresh's first.
+// refresh that began after since, and returns how many list requests the
+// first such refresh sent: the pages it says it read in the line it logs as
+// it ends (at debug level), one a request. Not the requests the tenant
+// received up to the success timestamp scraped: a refresh that overran its
+// interval is followed at once by the next, which may have moved it by the
+// time it is scraped; nor the smallest page the check at start asks for.
 func (r *restartRun) requestsUntilRefreshed(since time.Time) int {
 	r.t.Helper()
 	for r.ctx.Err() == nil {
 		if s, err := scrapeSeries(r.ctx, r.sampler.url); err == nil {
 			if last := s[seriesKey("sailpoint_last_refresh_success_timestamp_seconds", nil)]; last > float64(since.UnixMilli())/1000 {
-				return r.listRequestsBetween(since, time.UnixMilli(int64(last*1000)))
+				if pages, ok := r.pagesOfRefreshAfter(since); ok {
+					return pages
+				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -283,16 +287,29 @@ func (r *restartRun) requestsUntilRefreshed(since time.Time) int {
 	return 0
 }
 
-// listRequestsBetween counts the list requests the tenant received after
-// from and up to to.
-func (r *restartRun) listRequestsBetween(from, to time.Time) int {
-	n := 0
-	for _, q := range r.tenant.Requests() {
-		if q.Endpoint == "list" && q.Time.After(from) && !q.Time.After(to) {
-			n++
+// pagesOfRefreshAfter reads, from the exporter's log, the pages of the
+// first refresh that ended after since.
+func (r *restartRun) pagesOfRefreshAfter(since time.Time) (int, bool) {
+	raw, err := os.ReadFile(r.logPath)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.Contains(line, `msg="refreshed from ISC"`) {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(strings.Fields(line)[0], "time="))
+		if err != nil || at.Before(since.Truncate(time.Millisecond)) {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "pages="); ok {
+				n, err := strconv.Atoi(v)
+				return n, err == nil
+			}
 		}
 	}
-	return n
+	return 0, false
 }
 
 type process struct {
