@@ -94,6 +94,7 @@ func newExporter(s *settings, secret string, logger *slog.Logger) (*exporter, er
 	e.registry.MustRegister(shared.Collector())
 	e.activities = activities.NewRefresher(isc, activities.Options{
 		Overlap:          s.overlap,
+		SweepEvery:       s.sweepEvery(),
 		PrimeConcurrency: s.primeRanges,
 		Lookback:         s.lookback,
 		MaxTypes:         s.maxTypes,

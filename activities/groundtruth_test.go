@@ -30,7 +30,7 @@ type stack struct {
 	registry  *prometheus.Registry
 }
 
-func newStack(t *testing.T, tc simtenant.Config, cc client.Config, opts Options) *stack {
+func newStack(t testing.TB, tc simtenant.Config, cc client.Config, opts Options) *stack {
 	t.Helper()
 	tc.Clients = map[string]string{simClientID: simClientSecret}
 	tenant := simtenant.New(tc)
@@ -64,7 +64,7 @@ func newStack(t *testing.T, tc simtenant.Config, cc client.Config, opts Options)
 // to its sample, for one family.
 type series map[string]*dto.Metric
 
-func (s *stack) gather(t *testing.T) map[string]series {
+func (s *stack) gather(t testing.TB) map[string]series {
 	t.Helper()
 	mfs, err := s.registry.Gather()
 	if err != nil {

@@ -245,7 +245,9 @@ func (r *restartRun) restart() *process {
 			if err != nil {
 				r.t.Fatalf("the state file after kill %d: %v", r.kills, err)
 			}
-			from, err := activities.ResumePoint(c.Sections[state.SectionActivities], restartOverlap, time.Now())
+			// The first refresh comes within the minute: what it reads is
+			// at most what a refresh in that minute would.
+			from, err := activities.ResumePoint(c.Sections[state.SectionActivities], c.Sections[activities.SectionLate], restartOverlap, 0, time.Now(), time.Minute)
 			if err != nil {
 				r.t.Fatal(err)
 			}
