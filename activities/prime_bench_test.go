@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,6 +55,7 @@ func (t delayTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // list requests it sent, and their ratio to the floor the rate limit sets:
 // ceil(pages / rate) seconds.
 func BenchmarkPrime(b *testing.B) {
+	slowBenchmark(b)
 	for _, latency := range []time.Duration{150 * time.Millisecond, 0} {
 		b.Run("latency="+latency.String(), func(b *testing.B) {
 			tenant := simtenant.New(simtenant.Config{Seed: 61, RateLimit: -1, Clients: map[string]string{simClientID: simClientSecret}})
@@ -91,6 +93,15 @@ func BenchmarkPrime(b *testing.B) {
 			b.ReportMetric(floor, "floor-s")
 			b.ReportMetric(secs/floor, "x-floor")
 		})
+	}
+}
+
+// slowBenchmark skips a benchmark that takes minutes a run unless
+// SAIL_SLOW_BENCHMARKS is set, as make bench-slow sets it: make bench runs
+// every other benchmark of the package five times.
+func slowBenchmark(b *testing.B) {
+	if os.Getenv("SAIL_SLOW_BENCHMARKS") == "" {
+		b.Skip("minutes a run: make bench-slow runs it")
 	}
 }
 

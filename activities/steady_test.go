@@ -132,6 +132,7 @@ func TestLateChangesAtTwentyASecond(t *testing.T) {
 // default), and with the whole overlap read again at every refresh (as
 // before the tail). It fails if a count differs from ground truth.
 func BenchmarkLateStream(b *testing.B) {
+	slowBenchmark(b)
 	for _, tc := range []struct {
 		name  string
 		sweep time.Duration
