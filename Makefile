@@ -114,3 +114,9 @@ $(GOLANGCI_LINT):
 
 clean:
 	rm -rf sailpoint_exporter $(BIN_DIR)
+
+## bench-slow: the benchmarks that take minutes a run, BENCHMARKS.md's "Priming at the rate limit":
+## the first pass against ISC's latency, and the stream of late records (both ways: 5 minutes).
+.PHONY: bench-slow
+bench-slow:
+	SAIL_SLOW_BENCHMARKS=1 $(GO) test -run '^$$' -bench 'BenchmarkPrime$$|BenchmarkLateStream' -benchtime 1x -count 3 -timeout 60m ./activities/

@@ -51,6 +51,8 @@ type settings struct {
 	maxTypes        int
 	timeoutOffset   time.Duration
 	overlap         time.Duration
+	sweepInterval   time.Duration
+	primeRanges     int
 	stateFile       string
 	demo            bool
 	demoTenants     int
@@ -102,6 +104,10 @@ func newApp() (*kingpin.Application, *settings) {
 		PlaceHolder("1m").Envar("SAIL_ACTIVITIES_REFRESH_INTERVAL").SetValue(&s.refreshInterval)
 	app.Flag("activities.overlap", "How far before where the last refresh ended each refresh reads again, so that changes ISC makes visible late are still counted; records read again are not counted twice. 0 turns it off.").
 		Default("5m").Envar("SAIL_ACTIVITIES_OVERLAP").DurationVar(&s.overlap)
+	app.Flag("activities.overlap-sweep-interval", "How often a refresh reads the whole --activities.overlap again. The refreshes between read again only the tail that the lateness ISC showed needs: twice the largest of the last hour, at least 10s. 0 reads the whole overlap at every refresh.").
+		Default("5m").Envar("SAIL_ACTIVITIES_OVERLAP_SWEEP_INTERVAL").DurationVar(&s.sweepInterval)
+	app.Flag("activities.prime-concurrency", "Most ranges of the lookback the first pass reads side by side, so that it runs at --isc.requests-per-second rather than at the pace of ISC's answers; never more than the requests per second. 1 reads the lookback as one scan.").
+		Default("8").Envar("SAIL_ACTIVITIES_PRIME_CONCURRENCY").IntVar(&s.primeRanges)
 	app.Flag("activities.page-size", "Activities asked for per request (ISC's maximum is 250).").
 		Default("250").Envar("SAIL_ACTIVITIES_PAGE_SIZE").IntVar(&s.pageSize)
 	app.Flag("activities.max-types", "Most distinct values of the type label; further types are reported as \"other\" and counted in sailpoint_label_overflow_total.").
@@ -246,6 +252,20 @@ func (s *settings) maxSources() int {
 	return defaultMaxSources
 }
 
+// maxPrimeConcurrency bounds --activities.prime-concurrency: more ranges
+// than ISC's 10 requests a second can use at its latency only add the
+// cost of their last pages.
+const maxPrimeConcurrency = 32
+
+// sweepEvery is --activities.overlap-sweep-interval as the refresher takes
+// it: 0, every refresh, is negative there.
+func (s *settings) sweepEvery() time.Duration {
+	if s.sweepInterval == 0 {
+		return -1
+	}
+	return s.sweepInterval
+}
+
 // Retention of ISC, which bounds what a lookback can read: account
 // activities are kept at most 60 days (production), task status 90.
 const (
@@ -373,6 +393,10 @@ func (s *settings) checkTenant() error {
 		return errors.New("--sources.max must be at least 1")
 	case s.overlap < 0 || s.overlap >= s.lookback:
 		return errors.New("--activities.overlap must be at least 0 and shorter than --activities.lookback")
+	case s.sweepInterval < 0:
+		return errors.New("--activities.overlap-sweep-interval must be 0 (the whole overlap at every refresh) or a duration such as 5m")
+	case s.primeRanges < 1 || s.primeRanges > maxPrimeConcurrency:
+		return fmt.Errorf("--activities.prime-concurrency must be between 1 (one scan) and %d", maxPrimeConcurrency)
 	case s.sourcesInterval.set && s.sourcesInterval.d <= 0:
 		return errors.New("--sources.refresh-interval must be above 0, e.g. 5m")
 	case s.clustersInterval.set && s.clustersInterval.d <= 0:

@@ -35,6 +35,8 @@ func (s *settings) tenantSettings(name, secret, secretFrom string) tenant.Settin
 		ActivitiesInterval:   s.interval(),
 		Lookback:             s.lookback,
 		Overlap:              s.overlap,
+		SweepEvery:           s.sweepEvery(),
+		PrimeConcurrency:     s.primeRanges,
 		MaxTypes:             s.maxTypes,
 		MaxSources:           s.maxSources(),
 		Sources:              s.sources,

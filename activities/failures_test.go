@@ -34,7 +34,8 @@ func TestFailuresAreLoggedOncePerOutage(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
 			s := newStack(t, simtenant.Config{Seed: 9, RateLimit: -1}, client.Config{MaxRetries: -1},
-				Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+				// One request a refresh: the first pass as one scan.
+				Options{PrimeConcurrency: 1, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			s.tenant.SeedHistory(10, time.Hour)
 			tt.fail(s.tenant)
 			for range 3 {

@@ -22,6 +22,12 @@ type Source interface {
 	Scan(ctx context.Context, from client.Cursor, fn client.PageFunc) error
 }
 
+// rangeScanner is a Source that can read a long stretch as ranges side by
+// side (client.ScanRanges): the first pass uses it.
+type rangeScanner interface {
+	ScanRanges(ctx context.Context, from client.Cursor, until time.Time, workers int, fn client.PageFunc) error
+}
+
 // iscClock is a Source that tells ISC's time from its answers. The counting
 // rule compares ISC's timestamps with "now", so its now is ISC's: on the
 // host's clock, a host two minutes ahead would skip every completion of the
@@ -47,10 +53,19 @@ type Options struct {
 	// such as priming a large tenant: a snapshot is published at least this
 	// often while pages arrive. Default 5s.
 	PublishEvery time.Duration
-	// Overlap is how far before the cursor each refresh reads again, so
-	// that a change ISC makes visible after its modified time (an index that
-	// lags) is still read. Records read again change nothing.
+	// Overlap is how far before the cursor a refresh reads again, so that
+	// a change ISC makes visible after its modified time (an index that
+	// lags) is still read. Records read again change nothing. Refreshes
+	// read again the tail that the lateness seen needs, and every
+	// SweepEvery the whole overlap (see reread.go).
 	Overlap time.Duration
+	// SweepEvery is how often a refresh reads the whole Overlap again.
+	// Default DefaultSweepEvery; negative: every refresh.
+	SweepEvery time.Duration
+	// PrimeConcurrency is how many ranges of the lookback the first pass
+	// reads side by side, at most (client.ScanRanges); 1 reads it as one
+	// scan. Default 8.
+	PrimeConcurrency int
 	// StallAfter is how long ISC may fail or leave an attempt unanswered
 	// before sailpoint_up goes to 0, whatever the refresh in flight is still
 	// trying: the request timeout (--isc.timeout). Default 30s.
@@ -101,11 +116,16 @@ type Refresher struct {
 	tracker *tracker
 	cursor  client.Cursor
 	// readSince is when (on ISC's clock) the last scan that read to the end
-	// began: what became visible since has a modified time after readSince
-	// less the overlap.
-	readSince time.Time
-	started   bool
-	primed    bool // a pass has read the whole lookback window
+	// began; tailSince and sweepSince, the last that read the tail and the
+	// whole overlap again (see reread.go).
+	readSince, tailSince, sweepSince time.Time
+	started                          bool
+	primed                           bool // a pass has read the whole lookback window
+	late                             lateness
+	// lateAgainst is what the records of the scan running are late
+	// against.
+	lateAgainst lateReference
+	lateSeconds prometheus.Histogram
 
 	status   area.Status // owned by the refresh alone
 	failures outage.Streak
@@ -135,6 +155,12 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	if opts.StallAfter <= 0 {
 		opts.StallAfter = 30 * time.Second
 	}
+	if opts.SweepEvery == 0 {
+		opts.SweepEvery = DefaultSweepEvery
+	}
+	if opts.PrimeConcurrency <= 0 {
+		opts.PrimeConcurrency = DefaultPrimeConcurrency
+	}
 	if opts.ISCNow == nil {
 		if c, ok := source.(iscClock); ok && opts.Now == nil {
 			opts.ISCNow = c.Now
@@ -156,12 +182,18 @@ func NewRefresher(source Source, opts Options) *Refresher {
 		descs:     d,
 		publisher: area.NewPublisher(d.status, d.data()...),
 		tracker:   newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.ISCNow),
+		lateSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:        "sailpoint_activities_late_seconds",
+			Help:        "How far before the point the last complete refresh had read to an activity that ISC made visible late was modified: what reading again before the cursor must cover.",
+			Buckets:     lateBuckets(opts.Overlap),
+			ConstLabels: opts.ConstLabels,
+		}),
 	}
 	r.runner = area.NewRunner(r.refresh)
-	r.collector = r.publisher
+	r.collector = area.Collectors{r.publisher, r.lateSeconds}
 	if opts.Shared == nil {
 		opts.Shared = area.NewShared(opts.ConstLabels)
-		r.collector = area.Collectors{r.publisher, opts.Shared.Collector()}
+		r.collector = area.Collectors{r.publisher, r.lateSeconds, opts.Shared.Collector()}
 	}
 	r.shared = opts.Shared.Source()
 	if opts.State == nil || !r.restore(opts.State) {
@@ -171,21 +203,31 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	return r
 }
 
+// DefaultPrimeConcurrency is how many ranges the first pass reads side by
+// side, at most, by default.
+const DefaultPrimeConcurrency = 8
+
 // restore attaches the Refresher to the state file and resumes from what the
 // file held for it; a section it cannot use is rejected, and counting
 // starts afresh. It reports whether it resumed.
 func (r *Refresher) restore(f *state.File) bool {
 	body, ok := f.Attach(state.SectionActivities, r)
 	if !ok {
+		f.Attach(SectionLate, lateSection{r})
 		return false
 	}
+	late, _ := f.Attach(SectionLate, lateSection{r})
 	t, p, err := decodeState(body, r.tracker)
 	if err != nil {
 		f.Reject(state.SectionActivities, err)
 		return false
 	}
+	if err := decodeLate(late, &p); err != nil {
+		r.logger.Warn("the state file's "+SectionLate+" section cannot be read: resuming as from an older version's file, whose last refresh read the whole overlap again", "file", f.Path(), "err", err)
+	}
 	r.tracker = t
 	r.cursor, r.readSince, r.primed, r.status.LastSuccess = p.cursor, p.readSince, p.primed, p.lastSuccess
+	r.tailSince, r.sweepSince, r.late = p.tailSince, p.sweepSince, p.late
 	r.started = true
 	r.logger.Info("resuming from the state file", "file", f.Path(), "tracked_activities", t.entries.Len(), "cursor", p.cursor.Modified)
 	// What was loaded is what the file holds: served without writing it again.
@@ -205,7 +247,19 @@ func (r *Refresher) EncodeState(e *state.Encoder) error {
 
 // position is what the state file keeps of the refresh.
 func (r *Refresher) position() resumable {
-	return resumable{cursor: r.cursor, readSince: r.readSince, countFrom: r.tracker.countFrom, primed: r.primed, lastSuccess: r.status.LastSuccess}
+	return resumable{cursor: r.cursor, readSince: r.readSince, countFrom: r.tracker.countFrom, primed: r.primed, lastSuccess: r.status.LastSuccess,
+		tailSince: r.tailSince, sweepSince: r.sweepSince, late: r.late}
+}
+
+// lateSection is the Refresher's SectionLate of the state file.
+type lateSection struct{ r *Refresher }
+
+// EncodeState implements state.Section.
+func (s lateSection) EncodeState(e *state.Encoder) error {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	encodeLate(e, s.r.position())
+	return nil
 }
 
 // Collector is what to register with Prometheus: the activity metrics,
@@ -227,7 +281,7 @@ func (r *Refresher) Refresh(ctx context.Context) error { return r.runner.Refresh
 
 func (r *Refresher) refresh(ctx context.Context) error {
 	start := r.now()
-	pages, err := r.scan(ctx, start)
+	pages, plan, err := r.scan(ctx, start)
 
 	// Our own deadline cutting a refresh that made progress is not a failure
 	// of ISC: the next refresh goes on from the cursor.
@@ -243,6 +297,9 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	r.publish(err == nil)
 	if newlyPrimed {
 		r.logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
+	}
+	if err == nil {
+		r.logger.Debug("refreshed from ISC", "from", plan.from.Modified, "reread", plan.what(), "pages", pages, "took", r.status.Duration.Round(time.Millisecond))
 	}
 	r.ready.Store(true)
 
@@ -263,14 +320,15 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	return err
 }
 
-// scan reads from the cursor, less the overlap, applies what it reads and
-// returns how many pages it read.
-func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err error) {
+// scan reads from the cursor, or before it what may have become visible
+// late (planReread), applies what it reads and returns how many pages it
+// read.
+func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan reread, err error) {
 	if !r.started {
 		// Priming reads the whole lookback window, on ISC's clock.
 		if c, ok := r.source.(iscClock); ok {
 			if err := c.SyncClock(ctx); err != nil {
-				return 0, err
+				return 0, plan, err
 			}
 		}
 		now := r.iscNow()
@@ -287,7 +345,8 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 			_ = r.opts.State.Write()
 		}
 	}
-	windowStart := windowStartOf(r.iscNow(), r.opts.Lookback)
+	now := r.iscNow()
+	windowStart := windowStartOf(now, r.opts.Lookback)
 	if r.cursor.Modified.Before(windowStart) {
 		// Back after more than the lookback: what changed before the window
 		// cannot change a metric any more.
@@ -295,11 +354,14 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 		r.cursor = client.Cursor{Modified: windowStart}
 		r.mu.Unlock()
 	}
-	from := readFrom(r.cursor, r.readSince, r.primed, r.opts.Overlap, windowStart)
+	plan = planReread(r.position(), r.opts.Overlap, r.opts.SweepEvery, now, windowStart)
 	scanStart := r.iscNow()
+	r.mu.Lock()
+	r.lateAgainst = lateReference{on: r.primed, cursor: r.cursor.Modified, readSince: r.readSince, tailSince: r.tailSince}
+	r.mu.Unlock()
 
 	lastPublish := start
-	err = r.source.Scan(ctx, from, func(p client.Page) error {
+	fn := func(p client.Page) error {
 		r.apply(p)
 		pages++
 		if now := r.now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
@@ -309,13 +371,58 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, err e
 			r.publish(false)
 		}
 		return nil
-	})
+	}
+	ranges, ok := r.source.(rangeScanner)
+	// The first pass reads the lookback as ranges side by side, cut no
+	// later than a moment before it began; its last range, read to the end
+	// once the others are, reads what changed meanwhile.
+	if until := scanStart.Add(-primeTail).Truncate(time.Millisecond); ok && !r.primed && r.opts.PrimeConcurrency > 1 && until.Sub(plan.from.Modified) >= time.Minute {
+		err = ranges.ScanRanges(ctx, plan.from, until, r.opts.PrimeConcurrency, fn)
+	} else {
+		err = r.source.Scan(ctx, plan.from, fn)
+	}
 	if err == nil {
 		r.mu.Lock()
 		r.readSince = scanStart
+		if plan.tail || !r.primed {
+			r.tailSince = scanStart
+		}
+		if plan.sweep || !r.primed {
+			r.sweepSince = scanStart
+		}
 		r.mu.Unlock()
 	}
-	return pages, err
+	return pages, plan, err
+}
+
+// primeTail is how long before the first pass began its ranges are cut at
+// the latest: what was modified after that, during the pass included, is
+// the last range's, read to the end once the others are, so that a change
+// made while they are read is read (a few seconds allow for ISC's clock as
+// the exporter knows it).
+const primeTail = 10 * time.Second
+
+// lateReference is what the records a scan reads are late against: the
+// start of the previous complete scan for those at or after the cursor it
+// began at, the start of the last that read the tail again for those before
+// it (read again).
+type lateReference struct {
+	on                   bool // counting is past its first pass
+	cursor               time.Time
+	readSince, tailSince time.Time
+}
+
+// lateBy is how late a record modified at m that is new to the tracker
+// was made visible, as far as the last scans tell; 0 if not late.
+func (l lateReference) lateBy(m time.Time) time.Duration {
+	if !l.on || m.IsZero() {
+		return 0
+	}
+	ref := l.readSince
+	if m.Before(l.cursor) {
+		ref = l.tailSince
+	}
+	return max(ref.Sub(m), 0)
 }
 
 // apply takes in one page and moves the cursor past it.
@@ -323,7 +430,13 @@ func (r *Refresher) apply(p client.Page) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range p.Activities {
-		r.tracker.apply(&p.Activities[i])
+		a := &p.Activities[i]
+		if r.tracker.apply(a) {
+			if d := r.lateAgainst.lateBy(a.Modified); d > 0 {
+				r.lateSeconds.Observe(d.Seconds())
+				r.late.observe(r.iscNow(), d)
+			}
+		}
 	}
 	for i := range p.Rejected {
 		if rej := &p.Rejected[i]; r.tracker.reject(rej) {
@@ -342,23 +455,6 @@ func (r *Refresher) apply(p client.Page) {
 // millisecond.
 func windowStartOf(now time.Time, lookback time.Duration) time.Time {
 	return now.Add(-lookback).Truncate(time.Millisecond)
-}
-
-// readFrom is where a refresh reads from: the cursor, or earlier to read
-// again what may have become visible late: modified up to the overlap
-// before the last complete scan began (readSince), unless the cursor is
-// earlier still (a quiet tenant, or a refresh that did not finish). Never
-// before the window.
-func readFrom(cursor client.Cursor, readSince time.Time, primed bool, overlap time.Duration, windowStart time.Time) client.Cursor {
-	if cursor.Modified.Before(windowStart) {
-		cursor = client.Cursor{Modified: windowStart}
-	}
-	if primed && overlap > 0 {
-		if since := maxTime(readSince.Add(-overlap), windowStart); !since.After(cursor.Modified) {
-			return client.Cursor{Modified: since}
-		}
-	}
-	return cursor
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -158,16 +158,19 @@ func (t *tracker) windowStart(now int64) int64 { return now - t.lookback.Millise
 
 // apply takes in one activity as ISC sent it. A record older than the one
 // applied changes nothing; one without an id cannot be told from others, so
-// it is left out (the client rejects it before it gets here).
-func (t *tracker) apply(a *client.Activity) {
+// it is left out (the client rejects it before it gets here). It reports
+// whether the record is new to the tracker: an activity it did not track,
+// or a newer version of one, that it keeps.
+func (t *tracker) apply(a *client.Activity) (fresh bool) {
 	if a.ID == "" {
-		return
+		return false
 	}
 	old, known := t.entries.Get(a.ID)
 	modified := area.UnixMilli(a.Modified)
 	if known && modified != 0 && modified < old.modified {
-		return
+		return false
 	}
+	fresh = !known || modified > old.modified
 	now := t.now().UnixMilli()
 	windowStart := t.windowStart(now)
 
@@ -224,9 +227,10 @@ func (t *tracker) apply(a *client.Activity) {
 		if known {
 			t.entries.Remove(a.ID)
 		}
-		return
+		return false
 	}
 	t.entries.Set(a.ID, e)
+	return fresh
 }
 
 // ISC's executionStatus values that end an activity.

@@ -44,13 +44,17 @@ import (
 // Integers are little-endian, strings a uvarint length and bytes, times unix
 // milliseconds (the cursor: nanoseconds, since it keeps finer digits).
 
-// resumable is the refresh's position, as the state file keeps it.
+// resumable is the refresh's position, as the state file keeps it: the
+// activities section all but the last three, which are in SectionLate.
 type resumable struct {
 	cursor      client.Cursor
 	readSince   time.Time
 	countFrom   int64 // unix ms
 	primed      bool
 	lastSuccess time.Time
+
+	tailSince, sweepSince time.Time
+	late                  lateness
 }
 
 // encodeState writes the section for t and the refresh position p; w hands
@@ -176,17 +180,103 @@ func decodePosition(r *state.Decoder) resumable {
 }
 
 // ResumePoint says from where the first refresh of a process that resumes
-// from section (the state file's activities section) reads, at ISC's time
-// now with the given overlap: what a restart costs is what ISC holds from
-// there on.
-func ResumePoint(section []byte, overlap time.Duration, now time.Time) (client.Cursor, error) {
+// from the state file's activities and SectionLate sections (nil when it
+// has none) reads, with the given overlap and sweep period (0: the
+// default), if it starts at ISC's time now or within the next `within`:
+// the earliest of those. What a restart costs is what ISC holds from there
+// on.
+func ResumePoint(section, late []byte, overlap, sweepEvery time.Duration, now time.Time, within time.Duration) (client.Cursor, error) {
 	r := state.NewDecoder(section)
 	lookback := time.Duration(r.I64()) * time.Millisecond
 	p := decodePosition(r)
 	if err := r.Err(); err != nil {
 		return client.Cursor{}, err
 	}
-	return readFrom(p.cursor, p.readSince, p.primed, overlap, windowStartOf(now, lookback)), nil
+	if err := decodeLate(late, &p); err != nil {
+		return client.Cursor{}, err
+	}
+	if sweepEvery == 0 {
+		sweepEvery = DefaultSweepEvery
+	}
+	// Later, the tail is as long or shorter (lateness is forgotten) and a
+	// re-read or a sweep falls due: read as much as either would.
+	windowStart := windowStartOf(now, lookback)
+	from := planReread(p, overlap, sweepEvery, now, windowStart).from
+	if later := planReread(p, overlap, sweepEvery, now.Add(within), windowStart).from; later.Before(from) {
+		from = later
+	}
+	if p.primed && overlap > 0 {
+		if since := maxTime(p.tailSince.Add(-tailOf(&p.late, now, overlap)), windowStart); since.Before(from.Modified) {
+			from = client.Cursor{Modified: since}
+		}
+	}
+	return from, nil
+}
+
+// SectionLate is the name of the state file's section that holds what
+// reading late records again needs (see reread.go): the starts of the
+// last complete scans that read the tail and the whole overlap again, the
+// largest lateness of each of the last twelve five-minute slots, and the
+// readSince they go with. It is a section of its own, not a part added to
+// the activities section, so that a file this version writes is still read
+// by an older one (an older decoder refuses bytes after the end of a
+// section, and would start afresh), which keeps the section as it found
+// it: its readSince then no longer matches the activities section's, and
+// its marks are not used. A file without it resumes the same way: as if the
+// older version's last refresh, which read the whole overlap again, had
+// been a sweep.
+const SectionLate = "activities-late"
+
+// lateFormat is the version of SectionLate's body; a body of another
+// version is not used.
+const lateFormat = 1
+
+func encodeLate(w *state.Encoder, p resumable) {
+	w.U8(lateFormat)
+	w.I64(p.readSince.UnixNano())
+	w.I64(p.tailSince.UnixNano())
+	w.I64(p.sweepSince.UnixNano())
+	w.N(len(p.late))
+	for _, m := range p.late {
+		w.I64(m.slot)
+		w.I64(m.max.Milliseconds())
+	}
+}
+
+// decodeLate completes p, read from the activities section, with what body
+// (SectionLate's, nil when the file has none) holds for it. Without a
+// usable one, the last tail and sweep began at readSince: each refresh of
+// an older version read the whole overlap again, a sweep.
+func decodeLate(body []byte, p *resumable) error {
+	p.tailSince, p.sweepSince, p.late = p.readSince, p.readSince, lateness{}
+	if body == nil {
+		return nil
+	}
+	r := state.NewDecoder(body)
+	if v := r.U8(); r.Err() == nil && v != lateFormat {
+		return nil // a later version's: not ours to read
+	}
+	readSince := time.Unix(0, r.I64()).UTC()
+	tailSince := time.Unix(0, r.I64()).UTC()
+	sweepSince := time.Unix(0, r.I64()).UTC()
+	var late lateness
+	if n := r.N(); r.Err() == nil && n != len(late) {
+		r.Fail("bad lateness slots")
+	}
+	for i := range late {
+		if r.Err() != nil {
+			break
+		}
+		late[i] = lateMax{slot: r.I64(), max: time.Duration(r.I64()) * time.Millisecond}
+	}
+	if err := r.Done(); err != nil {
+		return err
+	}
+	p.late = late
+	if readSince.Equal(p.readSince) {
+		p.tailSince, p.sweepSince = tailSince, sweepSince
+	}
+	return nil
 }
 
 // decodeState rebuilds a tracker (configured like t, which it does not

@@ -42,12 +42,13 @@ func exposition(t *testing.T, c prometheus.Collector) string {
 }
 
 // withoutRefreshStatus drops the series that describe the refreshes (up,
-// duration, last success), which move on whatever the state file holds.
+// duration, last success, the lateness they saw), which move on whatever
+// the state file holds.
 func withoutRefreshStatus(s string) string {
 	var keep []string
 	for _, line := range strings.Split(s, "\n") {
 		if strings.Contains(line, "sailpoint_up") || strings.Contains(line, "sailpoint_refresh_duration_seconds") || strings.Contains(line, "sailpoint_last_refresh_success") ||
-			strings.Contains(line, "sailpoint_refresh_held_back") {
+			strings.Contains(line, "sailpoint_refresh_held_back") || strings.Contains(line, "sailpoint_activities_late_seconds") {
 			continue
 		}
 		keep = append(keep, line)
@@ -214,11 +215,16 @@ func TestCountersNeverRunAheadOfTheFile(t *testing.T) {
 }
 
 // sectionOf encodes the activities section of r as the state file would.
-func sectionOf(t *testing.T, r *Refresher) []byte {
+func sectionOf(t *testing.T, r *Refresher) []byte { return encoded(t, r) }
+
+// lateSectionOf encodes r's SectionLate as the state file would.
+func lateSectionOf(t *testing.T, r *Refresher) []byte { return encoded(t, lateSection{r}) }
+
+func encoded(t *testing.T, s state.Section) []byte {
 	t.Helper()
 	var out []byte
 	e := state.NewEncoder(func(b []byte) error { out = append(out, b...); return nil })
-	if err := r.EncodeState(e); err != nil {
+	if err := s.EncodeState(e); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Close(); err != nil {
@@ -249,6 +255,9 @@ func fullHistory(t *testing.T) *Refresher {
 	r.tracker.reject(&client.Rejection{Reason: client.RejectMalformed, Key: "sha256:abc"})
 	r.cursor = client.Cursor{Modified: at(time.Minute).Add(123456 * time.Nanosecond), Offset: 3, After: true}
 	r.readSince, r.primed, r.started = at(30*time.Second), true, true
+	r.tailSince, r.sweepSince = at(20*time.Second), at(10*time.Second)
+	r.late.observe(at(30*time.Second), 1500*time.Millisecond)
+	r.late.observe(at(-time.Hour), 7*time.Second)
 	r.status.LastSuccess = at(time.Minute).Truncate(time.Millisecond)
 	r.tracker.sweep()
 	r.store()
@@ -293,6 +302,9 @@ func TestStateRoundTripsEveryField(t *testing.T) {
 	body := sectionOf(t, r)
 	got, gp, err := decodeState(body, newTracker(testLookback, 3, 8, r.tracker.now))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeLate(lateSectionOf(t, r), &gp); err != nil {
 		t.Fatal(err)
 	}
 	gp.lastSuccess, p.lastSuccess = gp.lastSuccess.UTC(), p.lastSuccess.UTC() // the same instant

@@ -65,7 +65,7 @@ func (c *Client) Check(ctx context.Context, endpoints ...string) []Problem {
 			path, experimental := rt.current()
 			u := c.endpointURL(endpoint)
 			u.RawQuery = "limit=1"
-			err := c.attempt(ctx, endpoint, u, tok, experimental, func(body io.Reader, _ int64) error {
+			err := c.attempt(ctx, endpoint, u, tok, experimental, func(body io.Reader, _ int64, _ http.Header) error {
 				_, err := io.Copy(io.Discard, io.LimitReader(body, maxListPageBody))
 				return err
 			})

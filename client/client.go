@@ -82,9 +82,12 @@ type Client struct {
 	logger    *slog.Logger
 	userAgent string
 
-	clock  iscClock
-	health health
-	odd    unexpectedLog
+	clock   iscClock
+	health  health
+	odd     unexpectedLog
+	answers answerTimes // how long ISC takes to answer, for ScanRanges
+	// answerTime is the mean of answers; tests set what ISC takes.
+	answerTime func() time.Duration
 
 	mu        sync.Mutex
 	notBefore time.Time // set by a 429: nothing is sent to ISC before it
@@ -169,6 +172,7 @@ func New(cfg Config) (*Client, error) {
 		logger:    cfg.Logger,
 		userAgent: cfg.UserAgent,
 	}
+	c.answerTime = c.answers.mean
 	c.clock = iscClock{logger: cfg.Logger}
 	tokenHTTP.Transport = observingTransport{next: transportOf(hc), observe: cfg.Observe, c: c}
 	c.tokens = &tokenCache{
@@ -218,7 +222,7 @@ func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 	}
 	u := c.endpointURL(EndpointList).JoinPath(id)
 	var a Activity
-	err := c.call(ctx, EndpointGet, u, func(body io.Reader, length int64) error {
+	err := c.call(ctx, EndpointGet, u, func(body io.Reader, length int64, _ http.Header) error {
 		d := c.decoders.Get().(*pageDecoder)
 		defer c.decoders.Put(d)
 		var err error
@@ -232,8 +236,8 @@ func (c *Client) Get(ctx context.Context, id string) (Activity, error) {
 }
 
 // decodeFunc reads a 200 answer's body, of the announced length (-1 when
-// unknown).
-type decodeFunc func(body io.Reader, length int64) error
+// unknown), with the answer's header.
+type decodeFunc func(body io.Reader, length int64, header http.Header) error
 
 // repeatedDecodeError says that ISC answered the same request twice with
 // the same body that does not decode: retrying will not help, a smaller page
@@ -356,12 +360,16 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 	}
 	tok.SetAuthHeader(req)
 
-	start := c.now()
+	start, sent := c.now(), time.Now()
 	code := "error"
 	n := c.health.begin(start)
 	answered := false
 	defer func() {
 		c.health.end(n, start, answered)
+		if code == "200" {
+			// On the real clock, as the rate limiter's.
+			c.answers.observe(time.Since(sent))
+		}
 		if c.cfg.Observe != nil {
 			c.cfg.Observe(endpoint, code, c.now().Sub(start))
 		}
@@ -385,7 +393,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, u *url.URL, tok *
 		api.header = resp.Header
 		return api
 	}
-	if err := decode(resp.Body, resp.ContentLength); err != nil {
+	if err := decode(resp.Body, resp.ContentLength, resp.Header); err != nil {
 		// Garbage is no answer worth having: ISC sending only garbage is
 		// down as surely as ISC sending nothing. A bad record among good
 		// ones is set apart within a few requests, far sooner than the

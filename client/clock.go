@@ -104,7 +104,7 @@ func (c *Client) SyncClock(ctx context.Context) error {
 	}
 	u := c.endpointURL(EndpointList)
 	u.RawQuery = "limit=1"
-	err := c.call(ctx, EndpointList, u, func(body io.Reader, _ int64) error {
+	err := c.call(ctx, EndpointList, u, func(body io.Reader, _ int64, _ http.Header) error {
 		_, err := io.Copy(io.Discard, io.LimitReader(body, maxBody))
 		return err
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -136,7 +137,7 @@ func listAll[W, T any](ctx context.Context, c *Client, endpoint, sorter, what st
 		}
 		pu := c.endpointURL(endpoint)
 		pu.RawQuery = q.Encode()
-		err := c.call(ctx, endpoint, pu, func(body io.Reader, _ int64) error {
+		err := c.call(ctx, endpoint, pu, func(body io.Reader, _ int64, _ http.Header) error {
 			wires = wires[:0]
 			return decodeArray(body, &wires)
 		})

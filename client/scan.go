@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -76,98 +77,30 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 	d := c.decoders.Get().(*pageDecoder)
 	defer c.decoders.Put(d)
 
-	cur := from
+	w := newWalk(from, time.Time{})
 	var (
-		res        listResult
-		atCursor   = map[string]struct{}{}  // ids read at cur.Modified in this scan
 		offsetRead = map[string]time.Time{} // ids read at an instant later paged with an offset
 		rescanFrom time.Time
 		rescans    int
-		narrow     narrowing
 	)
+	rescan := func(at time.Time) {
+		if rescanFrom.IsZero() || at.Before(rescanFrom) {
+			rescanFrom = at
+		}
+	}
 	for {
-		limit := narrow.limit(c.cfg.PageSize)
-		err := c.listPage(ctx, d, cur, limit, &res)
-		var repeated *repeatedDecodeError
-		if errors.As(err, &repeated) {
-			// The same answer keeps failing to decode: find the one record
-			// it cannot read with smaller pages, and skip exactly that one.
-			if !narrow.failed(limit, repeated.DecodeError) {
-				return err
-			}
-			if limit > 1 {
-				c.logger.Debug("an answer of ISC does not decode; asking for fewer activities to find the record", "from", formatTimestamp(cur.Modified), "offset", cur.Offset, "limit", narrow.next, "err", err)
-				continue
-			}
-			res = isolated(cur, repeated.DecodeError)
-		} else if err != nil {
-			return err
-		} else {
-			narrow.succeeded(limit)
-		}
-		elements := len(res.modified)
-		full := elements == limit
-		next := advance(cur, res.modified)
-		c.unexpected(EndpointList, UnexpectedUnsorted, !sortedByModified(res.modified),
-			"ISC returned a page not sorted by modified; records may be missed", "from", formatTimestamp(cur.Modified))
-
-		page := res.activities
-		fresh := 0
-		for i := range page {
-			a := &page[i]
-			if at, ok := offsetRead[a.ID]; ok && a.Modified.After(at) && (rescanFrom.IsZero() || at.Before(rescanFrom)) {
-				rescanFrom = at
-			}
-			if a.Modified.Equal(cur.Modified) {
-				if _, dup := atCursor[a.ID]; dup {
-					continue
-				}
-			}
-			// Swap, not copy: each element owns the backing array of its items.
-			page[fresh], page[i] = page[i], page[fresh]
-			fresh++
-		}
-		if full && fresh == 0 && len(res.rejected) == 0 && next.Modified.Equal(cur.Modified) && cur.Offset > 0 {
-			return fmt.Errorf("list account activities: ISC answered offset %d with records already read; it may ignore offset", cur.Offset)
-		}
-		if !next.Modified.Equal(cur.Modified) {
-			clear(atCursor)
-		}
-		for i := range page {
-			if page[i].Modified.Equal(next.Modified) {
-				atCursor[page[i].ID] = struct{}{}
-				if full && next.Offset > 0 {
-					offsetRead[page[i].ID] = next.Modified
-				}
-			}
-		}
-		resume := Cursor{Modified: next.Modified}
-		switch {
-		case !full && (elements > 0 || !cur.After) && next.Modified.Before(c.Now().Add(-afterMargin)):
-			// The end, at an instant ISC's clock has left: everything up to
-			// and at it is read, and nothing can be modified at it any more.
-			resume.After = true
-		case !full && (elements > 0 || !cur.After):
-			// The end, at an instant still current: a change may yet come at
-			// it, so the next scan reads it again.
-		case !full:
-			resume = cur
-		case next.Modified.Equal(cur.Modified):
-			// Inside an instant larger than a page: resuming at its start
-			// could read the same page forever.
-			resume = next
-		}
-		for i := range res.rejected {
-			res.rejected[i].At = cur
-		}
-		if err := fn(Page{Activities: page[:fresh], Rejected: res.rejected, Resume: resume}); err != nil {
+		limit, err := c.fetch(ctx, d, w)
+		if err != nil {
 			return err
 		}
-		if !full {
-			next = resume
+		page, done, err := c.take(w, limit, offsetRead, rescan)
+		if err != nil {
+			return err
 		}
-		cur = next
-		if full {
+		if err := fn(page); err != nil {
+			return err
+		}
+		if !done {
 			continue
 		}
 		if rescanFrom.IsZero() || rescans >= maxRescans {
@@ -175,11 +108,140 @@ func (c *Client) Scan(ctx context.Context, from Cursor, fn PageFunc) error {
 		}
 		c.logger.Debug("records changed while paging; reading again", "from", formatTimestamp(rescanFrom))
 		rescans++
-		cur = Cursor{Modified: rescanFrom}
+		w.restart(Cursor{Modified: rescanFrom})
 		rescanFrom = time.Time{}
-		clear(atCursor)
 		clear(offsetRead)
 	}
+}
+
+// walk is one keyset walk over the activities modified from cur on, and
+// before end when end is set: Scan's one, or one range of ScanRanges.
+type walk struct {
+	cur Cursor
+	end time.Time // exclusive; zero: no end
+	// count asks ISC with the next request how many records the walk has
+	// in all (count=true); total is what the last answer to such a request
+	// said, -1 when none did.
+	count bool
+	total int
+
+	res      listResult
+	atCursor map[string]struct{} // ids read at cur.Modified
+	narrow   narrowing
+}
+
+func newWalk(from Cursor, end time.Time) *walk {
+	return &walk{cur: from, end: end, total: -1, atCursor: map[string]struct{}{}}
+}
+
+// restart moves the walk back to from, to read a stretch again.
+func (w *walk) restart(from Cursor) {
+	w.cur = from
+	clear(w.atCursor)
+}
+
+// fetch asks ISC for the walk's next page and decodes it into w.res,
+// narrowing the request down to the one record that cannot be read when an
+// answer does not decode; it returns the limit it asked for. It touches the
+// walk alone, so walks fetch side by side.
+func (c *Client) fetch(ctx context.Context, d *pageDecoder, w *walk) (int, error) {
+	for {
+		limit := w.narrow.limit(c.cfg.PageSize)
+		total, err := c.listPage(ctx, d, w, limit)
+		var repeated *repeatedDecodeError
+		switch {
+		case errors.As(err, &repeated):
+			// The same answer keeps failing to decode: find the one record
+			// it cannot read with smaller pages, and skip exactly that one.
+			if !w.narrow.failed(limit, repeated.DecodeError) {
+				return 0, err
+			}
+			if limit > 1 {
+				c.logger.Debug("an answer of ISC does not decode; asking for fewer activities to find the record", "from", formatTimestamp(w.cur.Modified), "offset", w.cur.Offset, "limit", w.narrow.next, "err", err)
+				continue
+			}
+			w.res = isolated(w.cur, repeated.DecodeError)
+			return limit, nil
+		case err != nil:
+			return 0, err
+		}
+		w.narrow.succeeded(limit)
+		if w.count {
+			w.count, w.total = false, total
+		}
+		return limit, nil
+	}
+}
+
+// take turns the page fetch decoded into the Page to deliver and moves the
+// walk past it; done says the walk has reached its end (a page shorter than
+// asked for). offsetRead holds, for every walk of the scan, the ids read at
+// an instant later paged with an offset, with that instant; rescan is told
+// of such an instant where one of them reappears with a newer modified: it
+// left the instant, and may have shifted a record under the offset.
+func (c *Client) take(w *walk, limit int, offsetRead map[string]time.Time, rescan func(at time.Time)) (page Page, done bool, err error) {
+	res, cur := &w.res, w.cur
+	elements := len(res.modified)
+	full := elements == limit
+	next := advance(cur, res.modified)
+	c.unexpected(EndpointList, UnexpectedUnsorted, !sortedByModified(res.modified),
+		"ISC returned a page not sorted by modified; records may be missed", "from", formatTimestamp(cur.Modified))
+
+	activities := res.activities
+	fresh := 0
+	for i := range activities {
+		a := &activities[i]
+		if at, ok := offsetRead[a.ID]; ok && a.Modified.After(at) {
+			delete(offsetRead, a.ID)
+			rescan(at)
+		}
+		if a.Modified.Equal(cur.Modified) {
+			if _, dup := w.atCursor[a.ID]; dup {
+				continue
+			}
+		}
+		// Swap, not copy: each element owns the backing array of its items.
+		activities[fresh], activities[i] = activities[i], activities[fresh]
+		fresh++
+	}
+	if full && fresh == 0 && len(res.rejected) == 0 && next.Modified.Equal(cur.Modified) && cur.Offset > 0 {
+		return Page{}, false, fmt.Errorf("list account activities: ISC answered offset %d with records already read; it may ignore offset", cur.Offset)
+	}
+	if !next.Modified.Equal(cur.Modified) {
+		clear(w.atCursor)
+	}
+	for i := range activities {
+		if activities[i].Modified.Equal(next.Modified) {
+			w.atCursor[activities[i].ID] = struct{}{}
+			if full && next.Offset > 0 {
+				offsetRead[activities[i].ID] = next.Modified
+			}
+		}
+	}
+	resume := Cursor{Modified: next.Modified}
+	switch {
+	case !full && (elements > 0 || !cur.After) && next.Modified.Before(c.Now().Add(-afterMargin)):
+		// The end, at an instant ISC's clock has left: everything up to
+		// and at it is read, and nothing can be modified at it any more.
+		resume.After = true
+	case !full && (elements > 0 || !cur.After):
+		// The end, at an instant still current: a change may yet come at
+		// it, so the next scan reads it again.
+	case !full:
+		resume = cur
+	case next.Modified.Equal(cur.Modified):
+		// Inside an instant larger than a page: resuming at its start
+		// could read the same page forever.
+		resume = next
+	}
+	for i := range res.rejected {
+		res.rejected[i].At = cur
+	}
+	if !full {
+		next = resume
+	}
+	w.cur = next
+	return Page{Activities: activities[:fresh], Rejected: res.rejected, Resume: resume}, !full, nil
 }
 
 // narrowing is the search for a record that ISC sends in a form that cannot
@@ -294,31 +356,49 @@ func sortedByModified(modified []time.Time) bool {
 	return true
 }
 
-// listPage reads one page of at most limit activities at cur into res.
-func (c *Client) listPage(ctx context.Context, d *pageDecoder, cur Cursor, limit int, res *listResult) error {
+// listPage reads the walk's next page of at most limit activities into
+// w.res; total is ISC's X-Total-Count when the walk asked for it, else -1.
+func (c *Client) listPage(ctx context.Context, d *pageDecoder, w *walk, limit int) (total int, err error) {
 	u := c.endpointURL(EndpointList)
-	u.RawQuery = listQuery(cur, limit)
-	err := c.call(ctx, EndpointList, u, func(body io.Reader, length int64) error {
-		return d.decodeList(body, length, res)
+	u.RawQuery = listQuery(w.cur, w.end, limit, w.count)
+	total = -1
+	err = c.call(ctx, EndpointList, u, func(body io.Reader, length int64, header http.Header) error {
+		total = -1
+		if n, err := strconv.Atoi(header.Get("X-Total-Count")); err == nil && n >= 0 {
+			total = n
+		}
+		return d.decodeList(body, length, &w.res)
 	})
 	if err != nil {
-		return fmt.Errorf("list account activities modified since %s: %w", formatTimestamp(cur.Modified), err)
+		return -1, fmt.Errorf("list account activities modified since %s: %w", formatTimestamp(w.cur.Modified), err)
 	}
-	return nil
+	return total, nil
 }
 
-// listQuery encodes spaces as %20, as ISC's documentation asks, not as '+'.
-func listQuery(cur Cursor, limit int) string {
+// listQuery asks for the activities modified from cur on, and before end
+// when it is set (lt, as the spec documents for modified in every version),
+// sorted by modified. It encodes spaces as %20, as ISC's documentation
+// asks, not as '+'.
+func listQuery(cur Cursor, end time.Time, limit int, count bool) string {
 	op := "ge"
 	if cur.After {
 		op = "gt"
 	}
+	filter := "modified " + op + " " + formatTimestamp(cur.Modified)
+	if !end.IsZero() {
+		filter += " and modified lt " + formatTimestamp(end)
+	}
 	params := []struct{ k, v string }{
 		{"limit", strconv.Itoa(limit)},
 		{"offset", strconv.Itoa(cur.Offset)},
-		{"filters", "modified " + op + " " + formatTimestamp(cur.Modified)},
-		{"sorters", "modified"},
 	}
+	if count {
+		params = append(params, struct{ k, v string }{"count", "true"})
+	}
+	params = append(params, []struct{ k, v string }{
+		{"filters", filter},
+		{"sorters", "modified"},
+	}...)
 	var b strings.Builder
 	for i, p := range params {
 		if i > 0 {

@@ -159,7 +159,8 @@ func TestSteadyStateRequestCount(t *testing.T) {
 
 func TestListQuery(t *testing.T) {
 	t.Parallel()
-	q := listQuery(Cursor{Modified: time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC), Offset: 250}, 250)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
+	q := listQuery(Cursor{Modified: at, Offset: 250}, time.Time{}, 250, false)
 	want := "limit=250&offset=250&filters=modified%20ge%202026-01-02T03%3A04%3A05.678Z&sorters=modified"
 	if q != want {
 		t.Fatalf("query = %s\nwant    %s", q, want)
@@ -167,6 +168,12 @@ func TestListQuery(t *testing.T) {
 	v, err := url.ParseQuery(q)
 	if err != nil || v.Get("filters") != "modified ge 2026-01-02T03:04:05.678Z" {
 		t.Fatalf("query decodes to %v (%v)", v, err)
+	}
+	// A range of ScanRanges: bounded above, its first request counted.
+	q = listQuery(Cursor{Modified: at, After: true}, at.Add(time.Hour), 250, true)
+	want = "limit=250&offset=0&count=true&filters=modified%20gt%202026-01-02T03%3A04%3A05.678Z%20and%20modified%20lt%202026-01-02T04%3A04%3A05.678Z&sorters=modified"
+	if q != want {
+		t.Fatalf("query = %s\nwant    %s", q, want)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -149,7 +150,7 @@ func (c *Client) taskPage(ctx context.Context, q TaskQuery, offset, limit int) (
 	u.RawQuery = taskQuery(q, offset, limit)
 	page := TaskPage{Offset: offset}
 	elements := 0
-	err := c.call(ctx, EndpointTaskStatus, u, func(body io.Reader, _ int64) error {
+	err := c.call(ctx, EndpointTaskStatus, u, func(body io.Reader, _ int64, _ http.Header) error {
 		page.Tasks, page.Rejected, elements = page.Tasks[:0], page.Rejected[:0], 0
 		raw, err := io.ReadAll(io.LimitReader(body, maxListPageBody+1))
 		if err != nil {

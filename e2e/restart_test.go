@@ -463,7 +463,9 @@ func (r *restartRun) restart() *process {
 			continue
 		}
 		if c := r.readState(tn); c != nil {
-			from, err := activities.ResumePoint(c.Sections[state.SectionActivities], restartOverlap, time.Now())
+			// The first refresh comes within the minute: what it reads
+			// again is at most what a refresh in that minute would.
+			from, err := activities.ResumePoint(c.Sections[state.SectionActivities], c.Sections[activities.SectionLate], restartOverlap, 0, time.Now(), time.Minute)
 			if err != nil {
 				r.t.Fatal(err)
 			}

@@ -53,8 +53,14 @@ type Settings struct {
 	// them on scrape instead.
 	ActivitiesInterval time.Duration
 	Lookback, Overlap  time.Duration
-	MaxTypes           int
-	MaxSources         int
+	// SweepEvery is how often the whole Overlap is read again; negative:
+	// every refresh (activities.Options.SweepEvery).
+	SweepEvery time.Duration
+	// PrimeConcurrency is how many ranges of the lookback the first pass
+	// reads side by side, at most.
+	PrimeConcurrency int
+	MaxTypes         int
+	MaxSources       int
 
 	Sources          bool
 	SourcesInterval  time.Duration
@@ -137,10 +143,12 @@ func New(s Settings, logger *slog.Logger) (*Tenant, error) {
 	shared := area.NewShared(labels)
 	reg.MustRegister(shared.Collector())
 	t.activities = activities.NewRefresher(isc, activities.Options{
-		Overlap:    s.Overlap,
-		Lookback:   s.Lookback,
-		MaxTypes:   s.MaxTypes,
-		MaxSources: s.MaxSources,
+		Overlap:          s.Overlap,
+		SweepEvery:       s.SweepEvery,
+		PrimeConcurrency: s.PrimeConcurrency,
+		Lookback:         s.Lookback,
+		MaxTypes:         s.MaxTypes,
+		MaxSources:       s.MaxSources,
 		// ISC failing or silent for as long as one request may take: the
 		// tenant is down, said within its timeout and an interval.
 		StallAfter:  s.Timeout,

@@ -15,6 +15,7 @@ func TestEverySettingCounts(t *testing.T) {
 		Name: "production", URL: "https://acme.api.identitynow.com", ClientID: "id", Secret: "s", SecretFrom: "file /s",
 		APIVersion: "v1", RequestsPerSecond: 5, Timeout: 30 * time.Second, PageSize: 250, StateFile: "/var/lib/x.state",
 		UserAgent: "sailpoint_exporter/1", ActivitiesInterval: time.Minute, Lookback: 24 * time.Hour, Overlap: 5 * time.Minute,
+		SweepEvery: 5 * time.Minute, PrimeConcurrency: 8,
 		MaxTypes: 64, MaxSources: 256, Sources: true, SourcesInterval: 5 * time.Minute, Clusters: true, ClustersInterval: 5 * time.Minute,
 		AggregationsInterval: 5 * time.Minute, AggregationsLookback: 168 * time.Hour, AggregationTypes: []string{"CLOUD_ACCOUNT_AGGREGATION"},
 	}
