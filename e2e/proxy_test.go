@@ -177,7 +177,11 @@ func (p *faultProxy) blackhole() error {
 	if _, err := fmt.Sscan(port, &n); err != nil {
 		return err
 	}
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	// Close-on-exec from its creation: an exporter that another test starts
+	// meanwhile must not inherit the listening socket, which would keep
+	// the port taken after the proxy closes it (CI failed so: "bind:
+	// address already in use" as the black hole ended).
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
@@ -221,8 +225,7 @@ func (p *faultProxy) blackhole() error {
 // listenOutsideEphemeral listens on a free loopback port below the kernel's
 // ephemeral range. The proxy closes its listener to refuse and listens on the
 // same port again later; a port inside the range can meanwhile become the
-// local port of any outgoing connection on the machine (CI once failed with
-// "bind: address already in use" so), one below it cannot.
+// local port of any outgoing connection on the machine, one below it cannot.
 func listenOutsideEphemeral() (net.Listener, error) {
 	low := 32768
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
