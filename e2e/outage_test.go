@@ -79,7 +79,8 @@ func TestISCGoingAwayIsSaidAndLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.CommandContext(ctx, bin, "--isc.url=http://"+r.proxy.addr, "--isc.client-id="+outageClientID,
-			"--web.listen-address="+addr, "--activities.refresh-interval="+testInterval.String())
+			"--web.listen-address="+addr, "--activities.refresh-interval="+testInterval.String(),
+			"--aggregations.refresh-interval="+testInterval.String())
 		cmd.Env = []string{"SAIL_CLIENT_SECRET=" + outageSecret}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
@@ -119,11 +120,13 @@ func TestISCGoingAwayIsSaidAndLosesNothing(t *testing.T) {
 	stopStream()
 	streaming.Wait()
 
-	// Caught up: a refresh that began after the tenant stopped.
+	// Caught up: a refresh of each area that began after the tenant stopped.
 	stopped := time.Now()
 	for _, r := range runs {
 		waitSeries(ctx, t, r.url, func(s map[string]float64) bool {
-			return s[seriesKey("sailpoint_last_refresh_success_timestamp_seconds", nil)] > float64(stopped.Add(time.Second).UnixMilli())/1000
+			after := float64(stopped.Add(time.Second).UnixMilli()) / 1000
+			return s[seriesKey("sailpoint_last_refresh_success_timestamp_seconds", nil)] > after &&
+				s[seriesKey("sailpoint_aggregations_last_success_timestamp_seconds", nil)] > after
 		})
 	}
 
