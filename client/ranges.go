@@ -55,7 +55,7 @@ func (c *Client) scanRanges(ctx context.Context, from Cursor, until time.Time, w
 	if workers < 2 || span < time.Duration(workers)*time.Millisecond {
 		return nil, c.Scan(ctx, from, fn)
 	}
-	rs := &rangeScan{c: c, fn: fn, workers: workers, until: until, offsetRead: map[string]time.Time{}}
+	rs := &rangeScan{c: c, fn: fn, workers: workers, until: until, offsetRead: map[string]time.Time{}, changed: map[string]time.Time{}}
 	rs.wake = sync.NewCond(&rs.mu)
 	rs.spans = []*rangeSpan{{w: newWalk(from, time.Time{}), total: -1}}
 
@@ -93,6 +93,12 @@ type rangeScan struct {
 	// again, ascending.
 	offsetRead map[string]time.Time
 	again      []time.Time
+	// changed holds the newest modified delivered of every record changed
+	// while the scan runs (modified at or after until): a walk may take the
+	// new version of a record before another takes the old one at an
+	// instant it then pages with an offset, and take, which looks for the
+	// new version after the old, would not see it leave.
+	changed map[string]time.Time
 	// last is the newest modified delivered: where one scan would have
 	// ended, should the last range find nothing after it.
 	last time.Time
@@ -251,6 +257,7 @@ func (rs *rangeScan) deliver(s *rangeSpan, limit int) (done bool, err error) {
 	if err != nil {
 		return true, err
 	}
+	rs.crossCheck(page)
 	if s.total < 0 && s.w.total >= 0 {
 		s.total = s.w.total
 	}
@@ -303,6 +310,26 @@ func (rs *rangeScan) othersDone(s *rangeSpan) bool {
 	return true
 }
 
+// crossCheck notes the records of page changed while the scan runs, and
+// has an instant read again where a record read there, about to be paged
+// past with an offset, was already delivered with a newer modified by
+// another walk: it left the instant, and the offset may skip a record.
+// rs.mu is held.
+func (rs *rangeScan) crossCheck(page Page) {
+	for i := range page.Activities {
+		a := &page.Activities[i]
+		if at, ok := rs.offsetRead[a.ID]; ok && at.Equal(a.Modified) {
+			if newer, ok := rs.changed[a.ID]; ok && newer.After(at) {
+				delete(rs.offsetRead, a.ID)
+				rs.readAgain(at)
+			}
+		}
+		if !a.Modified.Before(rs.until) && a.Modified.After(rs.changed[a.ID]) {
+			rs.changed[a.ID] = a.Modified
+		}
+	}
+}
+
 // readAgain notes an instant to read again; rs.mu is held.
 func (rs *rangeScan) readAgain(at time.Time) {
 	i, found := slices.BinarySearchFunc(rs.again, at, time.Time.Compare)
@@ -346,10 +373,14 @@ func (rs *rangeScan) hold(at Cursor) Cursor {
 	return at
 }
 
-// finish reads again, once every range is read, the instants where a
-// record left one a range paged with an offset, then from where the last
-// range ended to notice a record that left one of those instants
-// meanwhile, at most maxRescans times.
+// finish reads again, once every range is read, from each instant where a
+// record left one a range paged with an offset to the end of that range:
+// the record's leaving shifted the range's next page by one, so the record
+// after the instant, at a later instant of the same range, may not have
+// been read (Scan, for the same reason, reads again from the instant to its
+// end). Then it reads on from where the last range ended, to notice a
+// record that left one of those instants meanwhile; at most maxRescans
+// times.
 func (rs *rangeScan) finish(ctx context.Context) error {
 	d := rs.c.decoders.Get().(*pageDecoder)
 	defer rs.c.decoders.Put(d)
@@ -362,18 +393,35 @@ func (rs *rangeScan) finish(ctx context.Context) error {
 			return nil
 		}
 		rs.c.logger.Debug("records changed while paging; reading again", "instants", len(again), "from", formatTimestamp(again[0]))
-		for _, at := range again {
-			w := newWalk(Cursor{Modified: at}, at.Add(time.Millisecond))
+		for len(again) > 0 {
+			// The earliest instant left, to the end of its range, which
+			// covers the later instants of that range too.
+			at, end := again[0], rs.endOf(again[0])
+			covered := len(again)
+			if !end.IsZero() {
+				covered, _ = slices.BinarySearchFunc(again, end, time.Time.Compare)
+			}
+			reread := again[:covered]
+			again = again[covered:]
+			w := newWalk(Cursor{Modified: at}, end)
 			for done := false; !done; {
 				limit, err := rs.c.fetch(ctx, d, w)
 				if err != nil {
 					return err
 				}
-				if done, err = rs.deliverAt(w, limit, func(_ Page, done bool) Cursor {
-					if done {
-						if i, found := slices.BinarySearchFunc(rs.again, at, time.Time.Compare); found {
+				if done, err = rs.deliverAt(w, limit, func(p Page, done bool) Cursor {
+					if !done {
+						return cur
+					}
+					for _, t := range reread {
+						if i, found := slices.BinarySearchFunc(rs.again, t, time.Time.Compare); found {
 							rs.again = slices.Delete(rs.again, i, i+1)
 						}
+					}
+					if end.IsZero() {
+						// The last range read again to its end: where the
+						// scan ends now.
+						cur = p.Resume
 					}
 					return cur
 				}); err != nil {
@@ -399,6 +447,17 @@ func (rs *rangeScan) finish(ctx context.Context) error {
 	}
 }
 
+// endOf is the end of the range that holds the instant at: zero for the
+// last range, which has none. The ranges are contiguous and in order.
+func (rs *rangeScan) endOf(at time.Time) time.Time {
+	for _, s := range rs.spans {
+		if !s.end.IsZero() && at.Before(s.end) {
+			return s.end
+		}
+	}
+	return time.Time{}
+}
+
 // deliverAt takes in a page of one of finish's walks and hands it to fn,
 // with the Resume resume says, held before the instants to read again.
 func (rs *rangeScan) deliverAt(w *walk, limit int, resume func(p Page, done bool) Cursor) (bool, error) {
@@ -408,6 +467,7 @@ func (rs *rangeScan) deliverAt(w *walk, limit int, resume func(p Page, done bool
 	if err != nil {
 		return true, err
 	}
+	rs.crossCheck(page)
 	page.Resume = rs.hold(resume(page, done))
 	return done, rs.fn(page)
 }
