@@ -465,33 +465,13 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // publish sweeps the tracker, persists it and swaps in a new snapshot built
-// from it; a refresh that caught up (succeeded) moves the last success.
-// Persist before publish: a value served is never ahead of the state file,
-// or a kill would take it back after the restart (a counter going down
-// reads as a reset to Prometheus). If the write fails, the counters stay at
-// what the file holds, the values read are held back, and so is the last
-// success: "success" means values published, and a volume that is full
-// shows as data that does not move.
+// from it; a refresh that caught up (succeeded) moves the last success. If
+// the state file cannot be written, the values read and the last success
+// are held back (area.Publisher.Persist says why).
 func (r *Refresher) publish(succeeded bool) {
-	r.mu.Lock()
-	r.tracker.sweep()
-	prev := r.status.LastSuccess
-	if succeeded {
-		r.status.LastSuccess = r.now()
+	if r.publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.now, r.tracker.sweep) {
+		r.store()
 	}
-	r.mu.Unlock()
-	if r.opts.State != nil {
-		if err := r.opts.State.Write(); err != nil {
-			r.mu.Lock()
-			r.status.LastSuccess = prev
-			r.mu.Unlock()
-			r.status.HeldBack = true
-			r.publisher.PublishStatus(r.status)
-			return
-		}
-	}
-	r.status.HeldBack = false
-	r.store()
 }
 
 // store swaps in a snapshot built from the tracker as it is.

@@ -384,25 +384,9 @@ func (r *Refresher) rejectAll(rejected []client.Rejection) {
 // what the file holds, and the values read and the last success are held
 // back.
 func (r *Refresher) publish(succeeded bool) {
-	r.mu.Lock()
-	r.tracker.sweep()
-	prev := r.status.LastSuccess
-	if succeeded {
-		r.status.LastSuccess = r.now()
+	if r.publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.now, r.tracker.sweep) {
+		r.store()
 	}
-	r.mu.Unlock()
-	if r.opts.State != nil {
-		if err := r.opts.State.Write(); err != nil {
-			r.mu.Lock()
-			r.status.LastSuccess = prev
-			r.mu.Unlock()
-			r.status.HeldBack = true
-			r.publisher.PublishStatus(r.status)
-			return
-		}
-	}
-	r.status.HeldBack = false
-	r.store()
 }
 
 // store swaps in a snapshot built from the tracker as it is.

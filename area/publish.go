@@ -1,6 +1,7 @@
 package area
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,35 @@ func (p *Publisher) Publish(st Status, data []prometheus.Metric) {
 // could not be written).
 func (p *Publisher) PublishStatus(st Status) {
 	p.Publish(st, p.cur.Load().Data)
+}
+
+// Persist is every area's step between reading and publishing: persist
+// before publish. Under mu it runs sweep (the tracker forgets what left
+// the lookback) and, when the refresh succeeded, moves st's last success
+// to now; then it writes the state file (w, nil for none). If the write
+// fails it takes the last success back, marks the values held back,
+// publishes that status alone and returns false: the caller must not
+// publish what it read, since a value served ahead of the file would go
+// back after a kill and restart (a counter going down reads as a reset),
+// and a last success that does not move is what a staleness alert sees.
+func (p *Publisher) Persist(mu *sync.Mutex, st *Status, w interface{ Write() error }, succeeded bool, now func() time.Time, sweep func()) bool {
+	mu.Lock()
+	sweep()
+	prev := st.LastSuccess
+	if succeeded {
+		st.LastSuccess = now()
+	}
+	mu.Unlock()
+	if err := w.Write(); err != nil {
+		mu.Lock()
+		st.LastSuccess = prev
+		mu.Unlock()
+		st.HeldBack = true
+		p.PublishStatus(*st)
+		return false
+	}
+	st.HeldBack = false
+	return true
 }
 
 // Current is the last published snapshot.

@@ -1,6 +1,7 @@
 package area
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -101,3 +102,51 @@ func TestExemplars(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// writerFunc is a state file's Write.
+type writerFunc func() error
+
+func (f writerFunc) Write() error { return f() }
+
+// Persist moves the last success only when the refresh succeeded and the
+// file was written; a failed write holds the values back, publishes the
+// status alone, and keeps the data served before.
+func TestPersistBeforePublish(t *testing.T) {
+	t.Parallel()
+	before := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	now := before.Add(time.Minute)
+	tests := []struct {
+		name        string
+		succeeded   bool
+		writeErr    error
+		wantOK      bool
+		wantSuccess time.Time
+		wantHeld    bool
+	}{
+		{"written, succeeded", true, nil, true, now, false},
+		{"written, failed refresh", false, nil, true, before, false},
+		{"write fails", true, errDiskFull, false, before, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, data := testPublisher()
+			p.Publish(Status{Up: true, LastSuccess: before}, []prometheus.Metric{prometheus.MustNewConstMetric(data, prometheus.GaugeValue, 3, "a")})
+			var mu sync.Mutex
+			st := Status{Up: true, LastSuccess: before, HeldBack: true}
+			swept := false
+			ok := p.Persist(&mu, &st, writerFunc(func() error { return tt.writeErr }), tt.succeeded,
+				func() time.Time { return now }, func() { swept = true })
+			if ok != tt.wantOK || !st.LastSuccess.Equal(tt.wantSuccess) || st.HeldBack != tt.wantHeld || !swept {
+				t.Fatalf("Persist = %v, last success %v, held back %v, swept %v; want %v, %v, %v, true",
+					ok, st.LastSuccess, st.HeldBack, swept, tt.wantOK, tt.wantSuccess, tt.wantHeld)
+			}
+			cur := p.Current()
+			if !tt.wantOK && (!cur.Status.HeldBack || len(cur.Data) != 1) {
+				t.Errorf("after a failed write the snapshot is %+v with %d data metrics; want held back, the data kept", cur.Status, len(cur.Data))
+			}
+		})
+	}
+}
+
+var errDiskFull = errors.New("no space left on device")

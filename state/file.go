@@ -228,8 +228,12 @@ func (f *File) Close() error { return f.lock.Close() }
 // Write writes every section, as each area's EncodeState says it now. Until
 // it returns, the caller must not serve the values it wrote: a kill before
 // the rename would take them back. The first failure of a streak is logged
-// at error level, its end at info.
+// at error level, its end at info. A nil File, no state file, writes
+// nothing.
 func (f *File) Write() error {
+	if f == nil {
+		return nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	start := time.Now()
