@@ -141,13 +141,7 @@ func encodeState(w *state.Encoder, t *tracker, p resumable) {
 		w.I64(ex.at)
 	}
 	t.rejections.EncodeState(w)
-	area.EncodeBounds(w, t.buckets)
-	w.N(len(t.durations))
-	for k, h := range t.durations {
-		w.U16(k[0])
-		w.U16(k[1])
-		h.EncodeState(w)
-	}
+	area.EncodeHistograms(w, t.buckets, t.durations)
 	w.Flush()
 
 	writeEntry := func(e entry) {
@@ -350,14 +344,7 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 		nt.itemExemplars[k] = exemplar{id: r.Str(), at: r.I64()}
 	}
 	nt.rejections.DecodeState(r)
-	area.DecodeBounds(r, nt.buckets)
-	for range r.N() {
-		if r.Err() != nil {
-			break
-		}
-		k := durationKey{r.Index(l.typ.Len()), r.Index(l.completion.Len())}
-		nt.durations[k] = area.DecodeHistogram(r, len(nt.buckets))
-	}
+	area.DecodeHistograms(r, nt.buckets, nt.durations, l.typ.Len(), l.completion.Len())
 
 	refs := make([]int, len(shapes))
 	readEntry := func() entry {

@@ -72,13 +72,7 @@ func encodeState(w *state.Encoder, t *tracker, p position) {
 		w.U64(v)
 	}
 	t.rejections.EncodeState(w)
-	area.EncodeBounds(w, t.buckets)
-	w.N(len(t.durations))
-	for k, h := range t.durations {
-		w.U16(k[0])
-		w.U16(k[1])
-		h.EncodeState(w)
-	}
+	area.EncodeHistograms(w, t.buckets, t.durations)
 	w.Flush()
 	writeTask := func(e task) {
 		w.I64(e.created)
@@ -157,14 +151,7 @@ func decodeState(body []byte, t *tracker, types []string) (*tracker, position, e
 		nt.overflow[k] = r.U64()
 	}
 	nt.rejections.DecodeState(r)
-	area.DecodeBounds(r, nt.buckets)
-	for range r.N() {
-		if r.Err() != nil {
-			break
-		}
-		k := durationKey{r.Index(nt.types.Len()), r.Index(nt.statuses.Len())}
-		nt.durations[k] = area.DecodeHistogram(r, len(nt.buckets))
-	}
+	area.DecodeHistograms(r, nt.buckets, nt.durations, nt.types.Len(), nt.statuses.Len())
 	readTask := func() task {
 		return task{created: r.I64(), launched: r.I64(), modified: r.I64(), doneAt: r.I64(),
 			source: r.Index(nt.sources.Len()), typ: r.Index(nt.types.Len()), status: r.Index(nt.statuses.Len()), flags: r.U8()}

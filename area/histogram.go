@@ -84,6 +84,32 @@ func DecodeBounds(d *state.Decoder, want []float64) {
 	}
 }
 
+// EncodeHistograms writes the bounds and every histogram of hs, each by
+// its key of two label indexes: the duration histograms of every area.
+func EncodeHistograms[K ~[2]uint16](e *state.Encoder, bounds []float64, hs map[K]*Histogram) {
+	EncodeBounds(e, bounds)
+	e.N(len(hs))
+	for k, h := range hs {
+		e.U16(k[0])
+		e.U16(k[1])
+		h.EncodeState(e)
+	}
+}
+
+// DecodeHistograms reads what EncodeHistograms wrote into hs, failing d
+// unless the bounds are these and each key's indexes are below n0 and n1,
+// the lengths of the two labels' value tables.
+func DecodeHistograms[K ~[2]uint16](d *state.Decoder, bounds []float64, hs map[K]*Histogram, n0, n1 int) {
+	DecodeBounds(d, bounds)
+	for range d.N() {
+		if d.Err() != nil {
+			return
+		}
+		k := K{d.Index(n0), d.Index(n1)}
+		hs[k] = DecodeHistogram(d, len(bounds))
+	}
+}
+
 // HistogramMetrics builds the const histograms of hs, one per key, whose
 // label values labels gives, in the order the registry sorts them in.
 func HistogramMetrics[K comparable](desc *prometheus.Desc, bounds []float64, hs map[K]*Histogram, labels func(K) []string) []prometheus.Metric {
