@@ -13,8 +13,10 @@
 //     and is the prometheus.Collector registered for the area. Scrapes only
 //     read the last publication.
 //  3. If the area counts (its counters must survive restarts), make it a
-//     state.Section, attach it to the state file at start, and call the
-//     file's Write before each publication: persist, then publish.
+//     state.Section, attach it to the state file at start, and publish
+//     only when Publisher.Persist, which writes the file, says so:
+//     persist, then publish. Its duration histograms are Histograms,
+//     written into its section by EncodeHistograms.
 //  4. Say failures through a Streak: once when an outage starts, once when
 //     it ends.
 //  5. Run it with a Runner: one refresh at a time, shared by every caller
