@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/scrapefloor"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
@@ -184,61 +184,11 @@ func BenchmarkScrapeOverhead(b *testing.B) {
 			r.tracker.startCounting(now)
 			syntheticSources(r.tracker, 1_000_000, sources, now)
 			r.publish(true)
-			s := r.publisher.Current()
 
 			ours := prometheus.NewRegistry()
 			ours.MustRegister(r.Collector())
-			floor := prometheus.NewRegistry()
-			floor.MustRegister(prebuilt{descs: append([]*prometheus.Desc{r.descs.status.Up, r.descs.status.LastSuccess, r.descs.status.Duration}, r.descs.data()...), metrics: slices.Clone(s.Data)})
-			oursH := promhttp.HandlerFor(ours, promhttp.HandlerOpts{})
-			floorH := promhttp.HandlerFor(floor, promhttp.HandlerOpts{})
-			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			serve := func(h http.Handler) (time.Duration, string) {
-				rec := httptest.NewRecorder()
-				start := time.Now()
-				h.ServeHTTP(rec, req)
-				d := time.Since(start)
-				if rec.Code != http.StatusOK {
-					b.Fatal(rec.Code)
-				}
-				return d, rec.Body.String()
-			}
-			_, a := serve(oursH)
-			_, f := serve(floorH)
-			if a != f {
-				b.Fatal("the Collector and the floor answer differently")
-			}
-			var tOurs, tFloor time.Duration
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				d, _ := serve(oursH)
-				tOurs += d
-				d, _ = serve(floorH)
-				tFloor += d
-			}
-			b.ReportMetric(float64(tOurs)/float64(tFloor), "ratio")
-			b.ReportMetric(float64(tOurs.Microseconds())/float64(b.N), "µs/scrape")
-			b.ReportMetric(float64(strings.Count(a, "\nsailpoint_")), "series")
+			scrapefloor.Compare(b, ours, scrapefloor.Of(r.Collector()))
 		})
-	}
-}
-
-// prebuilt sends a fixed list of metrics: the floor of a scrape.
-type prebuilt struct {
-	descs   []*prometheus.Desc
-	metrics []prometheus.Metric
-}
-
-func (p prebuilt) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range p.descs {
-		ch <- d
-	}
-}
-
-func (p prebuilt) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range p.metrics {
-		ch <- m
 	}
 }
 

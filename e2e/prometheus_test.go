@@ -113,32 +113,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 
 	// Prometheus, scraping the exporter with a copy of the shipped rules
 	// whose for: durations are short enough for a test.
-	rulesCopy := filepath.Join(tmp, "sailpoint.rules.yml")
-	writeShortenedRules(t, filepath.Join(root, "alerts", "sailpoint.rules.yml"), rulesCopy)
-	promConfig := filepath.Join(tmp, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global:
-  scrape_interval: 2s
-  scrape_timeout: 2s
-  evaluation_interval: 2s
-rule_files:
-  - %q
-scrape_configs:
-  - job_name: %q
-    static_configs:
-      - targets: [%q]
-`, rulesCopy, jobName, exporterAddr))
-	promAddr := freeAddr(ctx, t)
-	promAlive := startProcess(ctx, t, "prometheus", filepath.Join(tmp, "prometheus.log"), prometheusBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(tmp, "data"),
-		"--web.listen-address="+promAddr,
-		"--enable-feature=exemplar-storage",
-	)
-	prom := &promAPI{base: "http://" + promAddr}
-	waitFor(promAlive, t, "Prometheus to be ready", func() (struct{}, error) {
-		_, err := httpGet(ctx, prom.base+"/-/ready")
-		return struct{}{}, err
-	})
+	prom := startPrometheus(ctx, t, prometheusBin, root, tmp, exporterAddr, "--enable-feature=exemplar-storage")
 	waitFor(ctx, t, "Prometheus to have scraped sailpoint_up", func() (struct{}, error) {
 		res, err := prom.query(ctx, fmt.Sprintf(`sailpoint_up{job=%q} == 1`, jobName))
 		if err == nil && len(res) == 0 {
@@ -353,27 +328,8 @@ func checkAggregationFailedFires(ctx context.Context, t *testing.T, prom *promAP
 
 	// The task behind it: the latest failed task of that series, from its
 	// exemplar, as the tenant itself tells it.
-	type exemplarSeries struct {
-		SeriesLabels map[string]string `json:"seriesLabels"`
-		Exemplars    []struct {
-			Labels map[string]string `json:"labels"`
-		} `json:"exemplars"`
-	}
 	query := fmt.Sprintf(`sailpoint_source_aggregations_completed_total{job=%q, source_id=%q, type=%q, completion_status=~"ERROR|TERMINATED"}`, jobName, id, typ)
-	series := waitFor(ctx, t, "an exemplar on the failed aggregations' series", func() ([]exemplarSeries, error) {
-		var data []exemplarSeries
-		now := time.Now()
-		params := url.Values{"query": {query}, "start": {strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)}, "end": {strconv.FormatInt(now.Unix(), 10)}}
-		if err := prom.get(ctx, "/api/v1/query_exemplars", params, &data); err != nil {
-			return nil, err
-		}
-		for _, s := range data {
-			if len(s.Exemplars) > 0 {
-				return data, nil
-			}
-		}
-		return nil, errors.New("no exemplar stored yet")
-	})
+	series := prom.waitForExemplars(ctx, t, "an exemplar on the failed aggregations' series", query)
 	confirmed := 0
 	for _, s := range series {
 		for _, ex := range s.Exemplars {
@@ -681,6 +637,70 @@ func (p *promAPI) get(ctx context.Context, path string, params url.Values, data 
 }
 
 // query runs an instant query and returns its samples (or the scalar).
+// startPrometheus starts a real Prometheus on loopback that scrapes the
+// exporter at exporterAddr every 2 s, as job jobName, with a copy of the
+// shipped rules whose for: durations are short enough for a test, and
+// returns its API once it is ready.
+func startPrometheus(ctx context.Context, t *testing.T, bin, root, tmp, exporterAddr string, extra ...string) *promAPI {
+	t.Helper()
+	rulesCopy := filepath.Join(tmp, "sailpoint.rules.yml")
+	writeShortenedRules(t, filepath.Join(root, "alerts", "sailpoint.rules.yml"), rulesCopy)
+	promConfig := filepath.Join(tmp, "prometheus.yml")
+	writeFile(t, promConfig, fmt.Sprintf(`global:
+  scrape_interval: 2s
+  scrape_timeout: 2s
+  evaluation_interval: 2s
+rule_files:
+  - %q
+scrape_configs:
+  - job_name: %q
+    static_configs:
+      - targets: [%q]
+`, rulesCopy, jobName, exporterAddr))
+	promAddr := freeAddr(ctx, t)
+	promAlive := startProcess(ctx, t, "prometheus", filepath.Join(tmp, "prometheus.log"), bin, append([]string{
+		"--config.file=" + promConfig,
+		"--storage.tsdb.path=" + filepath.Join(tmp, "data"),
+		"--web.listen-address=" + promAddr,
+	}, extra...)...)
+	prom := &promAPI{base: "http://" + promAddr}
+	waitFor(promAlive, t, "Prometheus to be ready", func() (struct{}, error) {
+		_, err := httpGet(ctx, prom.base+"/-/ready")
+		return struct{}{}, err
+	})
+	return prom
+}
+
+// exemplarSeries is one series of Prometheus' /api/v1/query_exemplars.
+type exemplarSeries struct {
+	SeriesLabels map[string]string `json:"seriesLabels"`
+	Exemplars    []struct {
+		Labels    map[string]string `json:"labels"`
+		Value     string            `json:"value"`
+		Timestamp float64           `json:"timestamp"`
+	} `json:"exemplars"`
+}
+
+// waitForExemplars polls the exemplars of query over the last hour until
+// a series has one.
+func (p *promAPI) waitForExemplars(ctx context.Context, t *testing.T, what, query string) []exemplarSeries {
+	t.Helper()
+	return waitFor(ctx, t, what, func() ([]exemplarSeries, error) {
+		var data []exemplarSeries
+		now := time.Now()
+		params := url.Values{"query": {query}, "start": {strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)}, "end": {strconv.FormatInt(now.Unix(), 10)}}
+		if err := p.get(ctx, "/api/v1/query_exemplars", params, &data); err != nil {
+			return nil, err
+		}
+		for _, s := range data {
+			if len(s.Exemplars) > 0 {
+				return data, nil
+			}
+		}
+		return nil, errors.New("no exemplar stored yet")
+	})
+}
+
 func (p *promAPI) query(ctx context.Context, expr string) ([]json.RawMessage, error) {
 	var data struct {
 		ResultType string          `json:"resultType"`

@@ -189,29 +189,8 @@ func checkSourceNames(ctx context.Context, t *testing.T, prom *promAPI, tenant *
 // of that operation on that source that ended FAILED, and it completed when
 // the exemplar says.
 func checkExemplar(ctx context.Context, t *testing.T, prom *promAPI, tenant *demoTenant) {
-	type exemplarSeries struct {
-		SeriesLabels map[string]string `json:"seriesLabels"`
-		Exemplars    []struct {
-			Labels    map[string]string `json:"labels"`
-			Value     string            `json:"value"`
-			Timestamp float64           `json:"timestamp"`
-		} `json:"exemplars"`
-	}
 	query := fmt.Sprintf(`sailpoint_account_activity_items_completed_total{job=%q, provisioning_status="FAILED"}`, jobName)
-	series := waitFor(ctx, t, "an exemplar on a failed-items series", func() ([]exemplarSeries, error) {
-		var data []exemplarSeries
-		now := time.Now()
-		params := url.Values{"query": {query}, "start": {strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)}, "end": {strconv.FormatInt(now.Unix(), 10)}}
-		if err := prom.get(ctx, "/api/v1/query_exemplars", params, &data); err != nil {
-			return nil, err
-		}
-		for _, s := range data {
-			if len(s.Exemplars) > 0 {
-				return data, nil
-			}
-		}
-		return nil, errors.New("no exemplar stored yet")
-	})
+	series := prom.waitForExemplars(ctx, t, "an exemplar on a failed-items series", query)
 	confirmed := 0
 	for _, s := range series {
 		for _, ex := range s.Exemplars {

@@ -81,31 +81,7 @@ func TestPrometheusTwoTenants(t *testing.T) {
 		return struct{}{}, nil
 	})
 
-	rulesCopy := filepath.Join(tmp, "sailpoint.rules.yml")
-	writeShortenedRules(t, filepath.Join(root, "alerts", "sailpoint.rules.yml"), rulesCopy)
-	promConfig := filepath.Join(tmp, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global:
-  scrape_interval: 2s
-  scrape_timeout: 2s
-  evaluation_interval: 2s
-rule_files:
-  - %q
-scrape_configs:
-  - job_name: %q
-    static_configs:
-      - targets: [%q]
-`, rulesCopy, jobName, exporterAddr))
-	promAddr := freeAddr(ctx, t)
-	promAlive := startProcess(ctx, t, "prometheus", filepath.Join(tmp, "prometheus.log"), prometheusBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(tmp, "data"),
-		"--web.listen-address="+promAddr,
-	)
-	prom := &promAPI{base: "http://" + promAddr}
-	waitFor(promAlive, t, "Prometheus to be ready", func() (struct{}, error) {
-		_, err := httpGet(ctx, prom.base+"/-/ready")
-		return struct{}{}, err
-	})
+	prom := startPrometheus(ctx, t, prometheusBin, root, tmp, exporterAddr)
 
 	// label_values(sailpoint_up{job=~"$job", instance=~"$instance"}, tenant): both tenants.
 	t.Run("the tenant variable lists both tenants", func(t *testing.T) {

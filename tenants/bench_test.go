@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/scrapefloor"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 	"github.com/sailpoint-exporter/sailpoint_exporter/tenant"
@@ -78,69 +75,10 @@ func twentyTenants(b *testing.B) (*Set, *prometheus.Registry) {
 // whatever the machine's speed; both answers are checked byte for byte.
 func BenchmarkTwentyTenantsScrape(b *testing.B) {
 	set, ours := twentyTenants(b)
-	var descs []*prometheus.Desc
-	var metrics []prometheus.Metric
+	var cs []prometheus.Collector
 	for _, t := range set.Tenants() {
-		dc := make(chan *prometheus.Desc)
-		go func() { t.Collector().Describe(dc); close(dc) }()
-		for d := range dc {
-			descs = append(descs, d)
-		}
-		mc := make(chan prometheus.Metric)
-		go func() { t.Collector().Collect(mc); close(mc) }()
-		for m := range mc {
-			metrics = append(metrics, m)
-		}
+		cs = append(cs, t.Collector())
 	}
-	floor := prometheus.NewRegistry()
-	floor.MustRegister(prebuilt{descs: descs, metrics: metrics})
-	oursH := promhttp.HandlerFor(ours, promhttp.HandlerOpts{})
-	floorH := promhttp.HandlerFor(floor, promhttp.HandlerOpts{})
-	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	serve := func(h http.Handler) (time.Duration, string) {
-		rec := httptest.NewRecorder()
-		start := time.Now()
-		h.ServeHTTP(rec, req)
-		d := time.Since(start)
-		if rec.Code != http.StatusOK {
-			b.Fatal(rec.Code, rec.Body.String())
-		}
-		return d, rec.Body.String()
-	}
-	_, a := serve(oursH)
-	_, f := serve(floorH)
-	if a != f {
-		b.Fatal("the tenants and the floor answer differently")
-	}
-	var tOurs, tFloor time.Duration
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		d, _ := serve(oursH)
-		tOurs += d
-		d, _ = serve(floorH)
-		tFloor += d
-	}
-	b.ReportMetric(float64(tOurs)/float64(tFloor), "ratio")
-	b.ReportMetric(float64(tOurs.Microseconds())/float64(b.N), "µs/scrape")
+	a := scrapefloor.Compare(b, ours, scrapefloor.Of(cs...))
 	b.ReportMetric(float64(len(a)), "bytes")
-	b.ReportMetric(float64(strings.Count(a, "\nsailpoint_")), "series")
-}
-
-// prebuilt sends a fixed list of metrics: the floor of a scrape.
-type prebuilt struct {
-	descs   []*prometheus.Desc
-	metrics []prometheus.Metric
-}
-
-func (p prebuilt) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range p.descs {
-		ch <- d
-	}
-}
-
-func (p prebuilt) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range p.metrics {
-		ch <- m
-	}
 }
