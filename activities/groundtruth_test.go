@@ -192,10 +192,11 @@ func TestCountersEqualGroundTruth(t *testing.T) {
 	const lookback = 24 * time.Hour
 	s := newStack(t,
 		simtenant.Config{Seed: 7, RateLimit: -1},
-		// A timeout below SlowNext's second, above what an answer takes
+		// A timeout below SlowNext's 4 s and far above what an answer takes
 		// with the first pass's walks side by side, the tenant stepping at
-		// each list request, under the race detector on a busy machine.
-		client.Config{PageSize: 100, Timeout: 800 * time.Millisecond,
+		// each list request, under the race detector on a busy machine
+		// (800 ms was exceeded six times running under make test).
+		client.Config{PageSize: 100, Timeout: 3 * time.Second,
 			HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}},
 		Options{Lookback: lookback})
 	s.tenant.SeedHistory(2000, 20*time.Hour)
@@ -223,7 +224,7 @@ func TestCountersEqualGroundTruth(t *testing.T) {
 		func() { simtest.Faults(s.tenant).MalformNext(1) },
 		func() { simtest.Faults(s.tenant).RateLimitNext(1, time.Second) },
 		func() { s.tenant.ExpireTokens() },
-		func() { simtest.Faults(s.tenant).SlowNext(1, time.Second) },
+		func() { simtest.Faults(s.tenant).SlowNext(1, 4*time.Second) },
 		func() { s.tenant.BulkRefresh(260) },
 		func() {
 			simtest.Faults(s.tenant).FailTokenNext(1, http.StatusServiceUnavailable)

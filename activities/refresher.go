@@ -361,8 +361,10 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 	r.mu.Unlock()
 
 	lastPublish := start
+	var end client.Cursor // the last page's Resume: where the scan ended
 	fn := func(p client.Page) error {
 		r.apply(p)
+		end = p.Resume
 		pages++
 		if now := r.now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
 			// Progress of a long refresh: what it read so far, with the
@@ -383,6 +385,14 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 	}
 	if err == nil {
 		r.mu.Lock()
+		if pages > 0 {
+			// Where the whole scan ended, even if before the cursor: at an
+			// instant still current the scan ends at its start, offset 0,
+			// rather than past the records read there with an offset. A
+			// record that leaves the instant before the next scan would
+			// shift that offset onto a record after it, never to be read.
+			r.cursor = end
+		}
 		r.readSince = scanStart
 		if plan.tail || !r.primed {
 			r.tailSince = scanStart
