@@ -9,11 +9,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,48 +19,40 @@ import (
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
 
-// built is the command, compiled once per test binary run for every test
-// that runs it; TestMain removes it.
-var built struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-	out  []byte
-}
+// asMain, set to 1 in the environment of this test binary, makes it the
+// exporter: TestMain runs the command's run with the arguments instead of
+// the tests. The tests of the command line start the exporter that way, a
+// process of its own with its own exit code, without linking it again for
+// every run of the tests (a go build of the command takes seconds).
+const asMain = "SAILPOINT_EXPORTER_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
+	if os.Getenv(asMain) == "1" {
+		os.Exit(run(os.Args[1:]))
 	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
-// buildExporter compiles the command once per test binary run.
-func buildExporter(t *testing.T) string {
+// exporterCommand is the exporter, this test binary run as the command,
+// with args and no environment but env.
+func exporterCommand(ctx context.Context, t *testing.T, env []string, args ...string) *exec.Cmd {
 	t.Helper()
-	built.once.Do(func() {
-		if built.dir, built.err = os.MkdirTemp("", "sailpoint_exporter-cli-test"); built.err != nil {
-			return
-		}
-		built.bin = filepath.Join(built.dir, "sailpoint_exporter")
-		built.out, built.err = exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
-	})
-	if built.err != nil {
-		t.Fatalf("go build: %v\n%s", built.err, built.out)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return built.bin
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Env = append([]string{asMain + "=1"}, env...)
+	return cmd
 }
 
-// run starts the exporter with args and env (nothing inherited but PATH and
-// HOME) and returns its exit code and output once it ends.
-func runExporter(t *testing.T, bin string, env []string, args ...string) (int, string) {
+// runExporter starts the exporter with args and env (nothing inherited but
+// PATH and HOME) and returns its exit code and output once it ends.
+func runExporter(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	cmd := exporterCommand(ctx, t, append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...), args...)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("%v did not exit", args)
@@ -77,7 +67,6 @@ func runExporter(t *testing.T, bin string, env []string, args ...string) (int, s
 
 func TestCommandLine(t *testing.T) {
 	t.Parallel()
-	bin := buildExporter(t)
 	tests := []struct {
 		name     string
 		env      []string
@@ -110,7 +99,7 @@ func TestCommandLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out := runExporter(t, bin, tt.env, tt.args...)
+			code, out := runExporter(t, tt.env, tt.args...)
 			if code != tt.wantCode {
 				t.Fatalf("exit code %d, want %d:\n%s", code, tt.wantCode, out)
 			}
@@ -131,7 +120,6 @@ func TestCommandLine(t *testing.T) {
 func TestSecretNeverLeaks(t *testing.T) {
 	t.Parallel()
 	const secret = "Sup3r-s3cret-V4lue"
-	bin := buildExporter(t)
 	tenant := simtest.New(simtenant.Config{Clients: map[string]string{"leak-test": "another-secret"}})
 	tenantURL, err := tenant.Start()
 	if err != nil {
@@ -142,9 +130,8 @@ func TestSecretNeverLeaks(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--isc.url="+tenantURL, "--isc.client-id=leak-test", "--log.level=debug",
+	cmd := exporterCommand(ctx, t, []string{"SAIL_CLIENT_SECRET=" + secret}, "--isc.url="+tenantURL, "--isc.client-id=leak-test", "--log.level=debug",
 		"--web.listen-address="+addr, "--activities.refresh-interval=1s")
-	cmd.Env = []string{"SAIL_CLIENT_SECRET=" + secret}
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -206,8 +193,7 @@ func freeAddr(t *testing.T) string {
 // with one line that says why, before it sends anything to ISC.
 func TestUnwritableStateDirectoryRefusesToStart(t *testing.T) {
 	t.Parallel()
-	bin := buildExporter(t)
-	code, out := runExporter(t, bin, []string{"SAIL_CLIENT_SECRET=x"},
+	code, out := runExporter(t, []string{"SAIL_CLIENT_SECRET=x"},
 		"--isc.url=http://127.0.0.1:1", "--isc.client-id=x", "--state.file=/proc/sailpoint/state", "--web.listen-address=127.0.0.1:0")
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1:\n%s", code, out)
@@ -227,12 +213,10 @@ func TestUnwritableStateDirectoryRefusesToStart(t *testing.T) {
 // beyond what ISC keeps is capped, a URL path is kept as a prefix.
 func TestSettingsSaidAtStart(t *testing.T) {
 	t.Parallel()
-	bin := buildExporter(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--isc.url=http://127.0.0.1:1/prefix", "--isc.client-id=x", "--activities.lookback=87600h",
+	cmd := exporterCommand(ctx, t, []string{"SAIL_CLIENT_SECRET=x"}, "--isc.url=http://127.0.0.1:1/prefix", "--isc.client-id=x", "--activities.lookback=87600h",
 		"--aggregations.lookback=8760h", "--web.listen-address=127.0.0.1:0", "--no-collector.sources", "--no-collector.managed-clusters")
-	cmd.Env = []string{"SAIL_CLIENT_SECRET=x"}
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

@@ -29,8 +29,11 @@ func TestREADMEMetricsTableIsTheContract(t *testing.T) {
 	t.Run("command line", func(t *testing.T) {
 		t.Parallel()
 		app, s := newApp()
-		if _, err := app.Parse([]string{"--demo", "--state.file=" + filepath.Join(t.TempDir(), "state")}); err != nil {
-			t.Fatal(err) // the flags' defaults, the collectors on as in --demo
+		// The flags' defaults, the collectors on as in --demo; the simulated
+		// tenant answers as fast as it is asked (a first pass at 10 requests
+		// a second took seconds).
+		if _, err := app.Parse([]string{"--demo", "--state.file=" + filepath.Join(t.TempDir(), "state"), "--isc.requests-per-second=1000"}); err != nil {
+			t.Fatal(err)
 		}
 		e, err := newExporter(s, nil, nil, false, slog.New(slog.DiscardHandler))
 		if err != nil {
@@ -58,7 +61,7 @@ func TestREADMEMetricsTableIsTheContract(t *testing.T) {
 				name, url, demoClientID, filepath.Join(t.TempDir(), name+".state"))
 		}
 		path, _ := writeConfig(t, config)
-		args := []string{"--config.file=" + path, "--aggregations.refresh-interval=1m"}
+		args := []string{"--config.file=" + path, "--aggregations.refresh-interval=1m", "--isc.requests-per-second=1000"}
 		s := parseArgs(t, args...)
 		load := func() ([]tenant.Settings, []string, error) {
 			list, warnings, err := fileTenants(path, args, false)

@@ -197,7 +197,6 @@ func TestConfigFileRefusesOneTenantsSettings(t *testing.T) {
 // pipeline does not have, and exits.
 func TestConfigCheck(t *testing.T) {
 	t.Parallel()
-	bin := buildExporter(t)
 	good, _ := writeConfig(t, "tenants:\n  - name: sandbox\n    url: https://acme-sb.api.identitynow.com\n    client_id: a\n    client_secret_file: /run/secrets/none\n"+
 		"  - name: production\n    url: https://acme.api.identitynow.com\n    client_id: b\n    client_secret_env: SAIL_PRODUCTION_SECRET\n    activities.lookback: 2000h\n")
 	bad, _ := writeConfig(t, "tenants:\n  - name: production\n    url: https://acme.api.identitynow.com\n    client_id: b\n    client_secret: hunter2\n")
@@ -218,7 +217,7 @@ func TestConfigCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out := runExporter(t, bin, tt.env, tt.args...)
+			code, out := runExporter(t, tt.env, tt.args...)
 			if code != tt.wantCode || !strings.Contains(out, tt.want) {
 				t.Errorf("exit %d, output:\n%s\nwant exit %d and %q", code, out, tt.wantCode, tt.want)
 			}

@@ -196,15 +196,6 @@ type restartTenant struct {
 	primingRequests int
 }
 
-// key is the series key of one of the tenant's series: with its tenant
-// label when it has a name.
-func (tn *restartTenant) key(name string) string {
-	if tn.name == "" {
-		return seriesKey(name, nil)
-	}
-	return seriesKey(name, map[string]string{"tenant": tn.name})
-}
-
 // exposed is how /metrics writes one of the tenant's series without labels
 // of its own.
 func (tn *restartTenant) exposed(name string) string {
@@ -561,32 +552,46 @@ func (r *restartRun) successPast(tn *restartTenant, since time.Time) time.Time {
 // parsing the rest: cheap enough to run before every list request. A
 // series /metrics does not have reads as 0.
 func scrapeOne(ctx context.Context, url, series string) (float64, error) {
+	values, err := scrapeSome(ctx, url, []string{series})
+	return values[series], err
+}
+
+// scrapeSome reads the value of each of series, written as /metrics writes
+// it (name{labels}), from one scrape; a series not there is left out. It
+// reads the lines it looks for and parses nothing else: the tests poll
+// /metrics, whose full parse took most of their CPU.
+func scrapeSome(ctx context.Context, url string, series []string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return 0, errors.New(resp.Status)
+		return nil, errors.New(resp.Status)
 	}
+	out := make(map[string]float64, len(series))
 	lines := bufio.NewScanner(resp.Body)
 	lines.Buffer(make([]byte, 64*1024), 1024*1024)
-	for lines.Scan() {
-		if v, ok := strings.CutPrefix(lines.Text(), series+" "); ok {
-			return strconv.ParseFloat(v, 64)
+	for lines.Scan() && len(out) < len(series) {
+		line := lines.Text()
+		for _, name := range series {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", name, err)
+				}
+				out[name] = f
+			}
 		}
 	}
-	if err := lines.Err(); err != nil {
-		return 0, err
-	}
-	// Not there: no success yet.
-	return 0, nil
+	// A series not there has had no success yet.
+	return out, lines.Err()
 }
 
 // waitForAggregations waits until the aggregations of every tenant report
@@ -611,17 +616,21 @@ func (r *restartRun) waitForSuccess(gauge string, since []time.Time) []time.Time
 	r.t.Helper()
 	out := make([]time.Time, len(r.tenants))
 	waiting := len(r.tenants)
+	series := make([]string, len(r.tenants))
+	for i, tn := range r.tenants {
+		series[i] = tn.exposed(gauge)
+	}
 	for r.ctx.Err() == nil && waiting > 0 {
-		if s, err := scrapeSeries(r.ctx, r.sampler.url); err == nil {
-			for i, tn := range r.tenants {
-				if last := s[tn.key(gauge)]; out[i].IsZero() && last > float64(since[i].UnixMilli())/1000 {
+		if s, err := scrapeSome(r.ctx, r.sampler.url, series); err == nil {
+			for i := range r.tenants {
+				if last := s[series[i]]; out[i].IsZero() && last > float64(since[i].UnixMilli())/1000 {
 					out[i] = time.UnixMilli(int64(last * 1000))
 					waiting--
 				}
 			}
 		}
 		if waiting > 0 {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	if waiting > 0 {
@@ -699,7 +708,7 @@ func (s *sampler) run(ctx context.Context) {
 }
 
 func (s *sampler) sample() error {
-	series, err := scrapeSeries(context.Background(), s.url)
+	series, err := scrapePersisted(context.Background(), s.url)
 	if err != nil {
 		return err
 	}
@@ -707,15 +716,51 @@ func (s *sampler) sample() error {
 	defer s.mu.Unlock()
 	s.samples++
 	for k, v := range series {
-		if !persisted(k) {
-			continue
-		}
 		if prev, ok := s.last[k]; ok && v < prev {
 			s.decreases = append(s.decreases, fmt.Sprintf("%s from %v to %v", k, prev, v))
 		}
 		s.last[k] = max(v, s.last[k])
 	}
 	return nil
+}
+
+// scrapePersisted reads the series that persisted keeps from one scrape,
+// each keyed as /metrics writes it (the labels in the order client_golang
+// writes them, the same in every scrape), and parses no other line.
+func scrapePersisted(ctx context.Context, url string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errors.New(resp.Status)
+	}
+	out := map[string]float64{}
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(make([]byte, 64*1024), 1024*1024)
+	for lines.Scan() {
+		line := lines.Text()
+		if !persisted(line) {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			return nil, fmt.Errorf("a line without a value: %q", line)
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out, lines.Err()
 }
 
 // persisted reports whether a series is one of the activity counters the

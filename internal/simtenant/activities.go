@@ -31,28 +31,29 @@ func (t *Tenant) listActivities(r *http.Request, beta bool) reply {
 
 	// Versions are immutable, so only the scan needs the lock; marshalling
 	// runs unlocked while the simulator keeps going.
+	form, wire := formV3, func(a *Activity) any { return toWire(a) }
+	if beta {
+		form, wire = formBeta, func(a *Activity) any { return toWireBeta(a) }
+	}
 	t.mu.Lock()
 	t.reveal()
 	entries, total := selectPage(t.ordered, &lq)
-	page := make([]*Activity, len(entries))
+	page := make([]pageRecord[Activity], len(entries))
 	for i, e := range entries {
-		page[i] = e.rec.shown
+		a := e.rec.shown
+		page[i] = pageRecord[Activity]{v: a, id: a.ID, cache: &e.rec.rendered, json: e.rec.rendered.cached(a, form)}
 	}
 	ic := t.interceptor
 	t.mu.Unlock()
 
-	body := []byte{'['}
-	for i, s := range page {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		b, err := renderActivity(ic, s, beta)
-		if err != nil {
-			return errorDTO(http.StatusInternalServerError, "")
-		}
-		body = append(body, b...)
+	body, err := renderPage(ic, CollectionActivities, page, wire)
+	if err != nil {
+		return errorDTO(http.StatusInternalServerError, "")
 	}
-	return pageReply(append(body, ']'), total, lq.count)
+	t.mu.Lock()
+	keepRendered(page, form)
+	t.mu.Unlock()
+	return pageReply(body, total, lq.count)
 }
 
 // renderActivity is a's JSON, or what the interceptor serves instead.

@@ -239,9 +239,10 @@ func (k Task) MarshalJSON() ([]byte, error) { return json.Marshal(toWireTask(&k)
 // taskRec is one task: its newest version (an immutable snapshot, so pages
 // marshal outside the lock) and how it is served.
 type taskRec struct {
-	k      *Task
-	plan   *taskPlan // the simulator's plan; nil once finished or scripted
-	logged bool      // whether its first terminal version was observed
+	k        *Task
+	rendered rendered[Task] // k's JSON, once listed
+	plan     *taskPlan      // the simulator's plan; nil once finished or scripted
+	logged   bool           // whether its first terminal version was observed
 }
 
 // taskEntry is what filters and sorters read of one task, by value.
@@ -330,25 +331,22 @@ func (t *Tenant) listTasks(r *http.Request, family string) reply {
 
 	t.mu.Lock()
 	entries, total := selectPage(t.visibleTasks(), &lq)
-	page := make([]*Task, len(entries))
+	page := make([]pageRecord[Task], len(entries))
 	for i, e := range entries {
-		page[i] = e.rec.k
+		k := e.rec.k
+		page[i] = pageRecord[Task]{v: k, id: k.ID, cache: &e.rec.rendered, json: e.rec.rendered.cached(k, formV3)}
 	}
 	ic := t.interceptor
 	t.mu.Unlock()
 
-	body := []byte{'['}
-	for i, s := range page {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		b, err := renderTask(ic, s)
-		if err != nil {
-			return errorDTO(http.StatusInternalServerError, "")
-		}
-		body = append(body, b...)
+	body, err := renderPage(ic, CollectionTasks, page, func(k *Task) any { return toWireTask(k) })
+	if err != nil {
+		return errorDTO(http.StatusInternalServerError, "")
 	}
-	return pageReply(append(body, ']'), total, lq.count)
+	t.mu.Lock()
+	keepRendered(page, formV3)
+	t.mu.Unlock()
+	return pageReply(body, total, lq.count)
 }
 
 func (t *Tenant) getTask(id string) reply {

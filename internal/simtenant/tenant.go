@@ -208,6 +208,8 @@ type record struct {
 	lagged []version // versions newer than shown, in order, not visible yet
 	sim    *simState // nil once a test scripts the activity with Upsert
 	logged bool      // whether its first terminal version was observed
+
+	rendered rendered[Activity] // shown's JSON, once listed
 }
 
 type version struct {
