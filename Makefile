@@ -14,7 +14,7 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REV
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(shell id -un)@$(shell hostname) \
 	-X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test short vet lint unit e2e rules dashboards deploytest chart-sync chart-sync-check bench bench-tenants fuzz fuzz-short tools clean
+.PHONY: all build test short vet lint unit unit-race unit-full e2e rules dashboards deploytest chart-sync chart-sync-check bench bench-tenants fuzz fuzz-short tools clean
 
 all: build
 
@@ -22,15 +22,17 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o sailpoint_exporter .
 
 ## test: everything CI runs: vet, lint, unit and end-to-end tests, rules, dashboards, the Helm
-## chart and the mixin. The parts are independent and mostly wait (on Prometheus, on timers),
-## so they run side by side; each part's output is printed whole when it ends.
+## chart and the mixin. The parts are independent, so they run side by side, the longest
+## first (on 2 cores the suite is bound by CPU: the part that starts last ends last); each
+## part's output is printed whole when it ends.
 test:
-	$(MAKE) --no-print-directory -j4 -O vet lint rules dashboards deploytest unit e2e fuzz-short
+	$(MAKE) --no-print-directory -j4 -O unit-race e2e unit-full fuzz-short deploytest rules lint vet dashboards
 
-## fuzz-short: every fuzz target for 10 s on one worker, within make test: a new input that
-## breaks the decoder is found on every run, not only when someone runs make fuzz.
+## fuzz-short: every fuzz target for 5 s on one worker, within make test: a new input that
+## breaks the decoder is looked for on every run, not only when someone runs make fuzz (20 s
+## a target, on every core).
 fuzz-short:
-	$(MAKE) --no-print-directory fuzz FUZZTIME=10s FUZZFLAGS=-parallel=1
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s FUZZFLAGS=-parallel=1
 
 ## short: the loop to run after each edit: every package's tests without the built binary,
 ## Prometheus, the kill test or fuzzing.
@@ -43,15 +45,28 @@ vet:
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
 
-## unit: every package but e2e, with the race detector.
-unit:
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/e2e$$')
+## unit: every package but e2e, twice: every test under the race detector at the sizes of
+## -short (unit-race), and every test at its full size without it (unit-full). The detector
+## multiplies the CPU of a test by 5 to 20; at full size, the tests that stream thousands of
+## records through the simulated tenant took most of make test's time under it, and their
+## goroutines are the same at either size.
+unit: unit-race unit-full
+
+UNIT_PACKAGES = $$($(GO) list ./... | grep -v '/e2e$$')
+
+unit-race:
+	$(GO) test -race -short -count=1 -timeout 20m $(UNIT_PACKAGES)
+
+unit-full:
+	$(GO) test -count=1 -timeout 20m $(UNIT_PACKAGES)
 
 ## e2e: the built binary with a real Prometheus, killed and restarted, through a failing proxy.
 ## Without -race: the detector would instrument the test process (the simulated tenant), whose
 ## own tests run under it in unit, not the binary under test.
+## The tests run side by side, 6 at a time: most of their time is spent waiting (on
+## Prometheus, on the exporter's refreshes), not computing.
 e2e:
-	$(GO) test -count=1 -timeout 20m ./e2e/
+	$(GO) test -count=1 -parallel 6 -timeout 20m ./e2e/
 
 rules:
 	$(PROMTOOL) check rules alerts/*.rules.yml

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/scrapefloor"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
@@ -53,7 +54,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		transport.next = 0
-		r := NewRefresher(isc, Options{Lookback: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
+		r := NewRefresher(isc, Options{Lookback: 24 * time.Hour, Wiring: area.Wiring{Logger: slog.New(slog.DiscardHandler)}})
 		if err := r.Refresh(b.Context()); err != nil {
 			b.Fatal(err)
 		}
@@ -145,7 +146,7 @@ func BenchmarkScrape(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("tracked=%d", n), func(b *testing.B) {
 			now := time.Now()
-			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: func() time.Time { return now }})
+			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Wiring: area.Wiring{Now: func() time.Time { return now }}})
 			r.tracker.startCounting(now)
 			synthetic(r.tracker, n, now)
 			r.publish(true)
@@ -180,7 +181,7 @@ func BenchmarkScrapeOverhead(b *testing.B) {
 	for _, sources := range []int{8, 256} {
 		b.Run(fmt.Sprintf("sources=%d", sources), func(b *testing.B) {
 			now := time.Now()
-			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: func() time.Time { return now }})
+			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Wiring: area.Wiring{Now: func() time.Time { return now }}})
 			r.tracker.startCounting(now)
 			syntheticSources(r.tracker, 1_000_000, sources, now)
 			r.publish(true)
@@ -225,7 +226,7 @@ func BenchmarkStateWrite(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer func() { _ = sf.Close() }()
-			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: func() time.Time { return now }, State: sf})
+			r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Wiring: area.Wiring{Now: func() time.Time { return now }, State: sf}})
 			r.tracker.startCounting(now)
 			synthetic(r.tracker, n, now)
 			r.primed = true
@@ -256,7 +257,7 @@ func BenchmarkStateLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	clock := func() time.Time { return now }
-	r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: clock, State: sf})
+	r := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Wiring: area.Wiring{Now: clock, State: sf}})
 	r.tracker.startCounting(now)
 	synthetic(r.tracker, 1_000_000, now)
 	if err := sf.Write(); err != nil {
@@ -268,7 +269,7 @@ func BenchmarkStateLoad(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		again := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Now: clock, State: sf})
+		again := NewRefresher(nil, Options{Lookback: 24 * time.Hour, Wiring: area.Wiring{Now: clock, State: sf}})
 		_ = sf.Close()
 		if n := again.tracker.entries.Len(); n != 1_000_000 {
 			b.Fatalf("loaded %d tracked activities", n)

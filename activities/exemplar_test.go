@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
@@ -65,7 +66,7 @@ func TestExemplarsCarryTheLatestFailedActivity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRefresher(nil, Options{Lookback: testLookback, State: sf, Now: clk.Now})
+	r := NewRefresher(nil, Options{Lookback: testLookback, Wiring: area.Wiring{State: sf, Now: clk.Now}})
 	r.tracker.startCounting(clk.Now())
 	long := strings.Repeat("x", 128-len(exemplarLabel)+1)
 	for _, s := range []struct {
@@ -135,7 +136,7 @@ func TestExemplarsCarryTheLatestFailedActivity(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = sf2.Close() }()
-	again := NewRefresher(nil, Options{Lookback: testLookback, State: sf2, Now: clk.Now})
+	again := NewRefresher(nil, Options{Lookback: testLookback, Wiring: area.Wiring{State: sf2, Now: clk.Now}})
 	reg2 := prometheus.NewPedanticRegistry()
 	reg2.MustRegister(again.Collector())
 	check(reg2, "restored")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
@@ -35,7 +36,7 @@ func TestFailuresAreLoggedOncePerOutage(t *testing.T) {
 			var logs bytes.Buffer
 			s := newStack(t, simtenant.Config{Seed: 9, RateLimit: -1}, client.Config{MaxRetries: -1},
 				// One request a refresh: the first pass as one scan.
-				Options{PrimeConcurrency: 1, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+				Options{PrimeConcurrency: 1, Wiring: area.Wiring{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}})
 			s.tenant.SeedHistory(10, time.Hour)
 			tt.fail(s.tenant)
 			for range 3 {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/race"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 	"github.com/sailpoint-exporter/sailpoint_exporter/label"
@@ -22,6 +23,7 @@ import (
 // character type and invalid UTF-8 become valid label values of at most 128
 // bytes; 10,000 distinct types stay within the cap.
 func TestGarbageFromISCIsBounded(t *testing.T) {
+	race.SkipVolume(t)
 	t.Parallel()
 	s := newStack(t, simtenant.Config{Seed: 31, RateLimit: -1, EdgeCases: simtenant.EdgeCases{Off: true}},
 		client.Config{PageSize: 100}, Options{Lookback: testLookback, MaxTypes: 64})

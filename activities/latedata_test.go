@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/race"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
@@ -21,7 +23,7 @@ func lagRun(t *testing.T, overlap time.Duration) (mismatches []string, total int
 	t.Helper()
 	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
 	s := newStack(t, simtenant.Config{Seed: 51, RateLimit: -1, Now: clk.Now},
-		client.Config{PageSize: 100, HTTPClient: &http.Client{}}, Options{Lookback: testLookback, Overlap: overlap, Now: clk.Now})
+		client.Config{PageSize: 100, HTTPClient: &http.Client{}}, Options{Lookback: testLookback, Overlap: overlap, Wiring: area.Wiring{Now: clk.Now}})
 	s.tenant.SeedHistory(1500, 6*time.Hour)
 	clk.Advance(time.Second)
 	mark := simtest.Truth(s.tenant).Mark()
@@ -59,6 +61,7 @@ func lagRun(t *testing.T, overlap time.Duration) (mismatches []string, total int
 // exactly with the default overlap; without it they are lost, which is what
 // the overlap is for.
 func TestLateVisibleChangesNeedTheOverlap(t *testing.T) {
+	race.SkipVolume(t)
 	t.Parallel()
 	mismatches, total := lagRun(t, 5*time.Minute)
 	for _, m := range mismatches {
@@ -124,7 +127,7 @@ func TestSteadyStateRequestsWithOverlap(t *testing.T) {
 			t.Parallel()
 			clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
 			s := newStack(t, simtenant.Config{Seed: 53, RateLimit: -1, Now: clk.Now, EdgeCases: simtenant.EdgeCases{Off: true}},
-				client.Config{HTTPClient: &http.Client{}}, Options{Lookback: testLookback, Overlap: 5 * time.Minute, Now: clk.Now})
+				client.Config{HTTPClient: &http.Client{}}, Options{Lookback: testLookback, Overlap: 5 * time.Minute, Wiring: area.Wiring{Now: clk.Now}})
 			ids := s.tenant.BulkRefresh(1000)
 			clk.Advance(10 * time.Minute) // the history is out of the overlap
 			if err := s.refresher.Refresh(t.Context()); err != nil {

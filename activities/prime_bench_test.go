@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 )
@@ -76,7 +77,7 @@ func BenchmarkPrime(b *testing.B) {
 					b.Fatal(err)
 				}
 				before := listRequests(tenant)
-				r := NewRefresher(isc, Options{Lookback: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
+				r := NewRefresher(isc, Options{Lookback: 24 * time.Hour, Wiring: area.Wiring{Logger: slog.New(slog.DiscardHandler)}})
 				start := time.Now()
 				if err := r.Refresh(b.Context()); err != nil {
 					b.Fatal(err)
@@ -139,7 +140,7 @@ func BenchmarkPrimeCPU(b *testing.B) {
 			b.ReportAllocs()
 			mem.lists.Store(0)
 			for b.Loop() {
-				r := NewRefresher(isc, Options{Lookback: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
+				r := NewRefresher(isc, Options{Lookback: 24 * time.Hour, Wiring: area.Wiring{Logger: slog.New(slog.DiscardHandler)}})
 				if err := r.Refresh(b.Context()); err != nil {
 					b.Fatal(err)
 				}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
@@ -19,7 +20,7 @@ func TestPrimingInRangesEndsWhereOneScanEnds(t *testing.T) {
 	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
 	prime := func(concurrency int) *stack {
 		s := newStack(t, simtenant.Config{Seed: 58, RateLimit: -1, Now: clk.Now},
-			client.Config{HTTPClient: &http.Client{}}, Options{Lookback: testLookback, Now: clk.Now, PrimeConcurrency: concurrency})
+			client.Config{HTTPClient: &http.Client{}}, Options{Lookback: testLookback, Wiring: area.Wiring{Now: clk.Now}, PrimeConcurrency: concurrency})
 		s.tenant.SeedHistory(1500, 20*time.Hour)
 		s.tenant.SeedHistory(4000, 30*time.Minute)
 		s.tenant.BulkRefresh(600)

@@ -28,17 +28,6 @@ type rangeScanner interface {
 	ScanRanges(ctx context.Context, from client.Cursor, until time.Time, workers int, fn client.PageFunc) error
 }
 
-// iscClock is a Source that tells ISC's time from its answers. The counting
-// rule compares ISC's timestamps with "now", so its now is ISC's: on the
-// host's clock, a host two minutes ahead would skip every completion of the
-// first two minutes, and one behind would count completions from before the
-// exporter started.
-type iscClock interface {
-	Now() time.Time
-	// SyncClock makes sure Now has heard from ISC at least once.
-	SyncClock(ctx context.Context) error
-}
-
 // healthReporter is a Source that says since when ISC has not answered.
 type healthReporter interface {
 	FailingSince() time.Time
@@ -70,22 +59,9 @@ type Options struct {
 	// before sailpoint_up goes to 0, whatever the refresh in flight is still
 	// trying: the request timeout (--isc.timeout). Default 30s.
 	StallAfter time.Duration
-	// State, when set, persists what the rule counted before each
-	// publication; the Refresher resumes from its section at NewRefresher.
-	State *state.File
-	// Shared, when set, are the counter families the Refresher adds to
-	// with the other areas that read records (rejected records, label
-	// overflows and truncations); nil: it serves its own in Collector.
-	Shared *area.Shared
-	// ConstLabels are carried by every series (the tenant's name).
-	ConstLabels prometheus.Labels
-	Logger      *slog.Logger
-	// Now is the host's clock: durations and the last success. Default
-	// time.Now.
-	Now func() time.Time
-	// ISCNow is ISC's clock, for the counting rule. Default: the source's
-	// when it keeps one, else Now.
-	ISCNow func() time.Time
+	// Wiring plugs the Refresher into its tenant. The counting rule runs on
+	// ISC's clock: the source's when it is an area.ISCClock (the ISC client).
+	area.Wiring
 }
 
 // Refresher keeps the counting rule's tracker up to date with ISC and
@@ -149,9 +125,6 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	if opts.PublishEvery <= 0 {
 		opts.PublishEvery = 5 * time.Second
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
 	if opts.StallAfter <= 0 {
 		opts.StallAfter = 30 * time.Second
 	}
@@ -161,17 +134,7 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	if opts.PrimeConcurrency <= 0 {
 		opts.PrimeConcurrency = DefaultPrimeConcurrency
 	}
-	if opts.ISCNow == nil {
-		if c, ok := source.(iscClock); ok && opts.Now == nil {
-			opts.ISCNow = c.Now
-		}
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.ISCNow == nil {
-		opts.ISCNow = opts.Now
-	}
+	opts.DefaultWiring(source)
 	d := newDescs(opts.State != nil, opts.ConstLabels)
 	r := &Refresher{
 		source:    source,
@@ -326,7 +289,7 @@ func (r *Refresher) refresh(ctx context.Context) error {
 func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan reread, err error) {
 	if !r.started {
 		// Priming reads the whole lookback window, on ISC's clock.
-		if c, ok := r.source.(iscClock); ok {
+		if c, ok := r.source.(area.ISCClock); ok {
 			if err := c.SyncClock(ctx); err != nil {
 				return 0, plan, err
 			}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/race"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
@@ -115,12 +117,13 @@ func equalFloats(a, b []float64) bool {
 // and when the tail and the overlap were last read again come back from
 // the state file, and the next refresh reads what it would have read.
 func TestRestartKeepsTheLateness(t *testing.T) {
+	race.SkipVolume(t)
 	t.Parallel()
 	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
 	path := filepath.Join(t.TempDir(), "state")
 	id := state.Identity{URL: "https://acme.api.identitynow.com", ClientID: simClientID}
 	s := newStack(t, simtenant.Config{Seed: 59, RateLimit: -1, Now: clk.Now}, client.Config{HTTPClient: &http.Client{}},
-		Options{Lookback: testLookback, Overlap: 5 * time.Minute, Now: clk.Now, State: openState(t, path, id, prometheus.NewRegistry(), nil)})
+		Options{Lookback: testLookback, Overlap: 5 * time.Minute, Wiring: area.Wiring{Now: clk.Now, State: openState(t, path, id, prometheus.NewRegistry(), nil)}})
 	s.tenant.SeedHistory(1000, 6*time.Hour)
 	clk.Advance(time.Second)
 	if err := s.refresher.Refresh(t.Context()); err != nil {
@@ -141,7 +144,7 @@ func TestRestartKeepsTheLateness(t *testing.T) {
 
 	copyPath := filepath.Join(t.TempDir(), "copy")
 	copyFile(t, path, copyPath)
-	again := NewRefresher(r.source, Options{Lookback: testLookback, Overlap: 5 * time.Minute, Now: clk.Now, State: openState(t, copyPath, id, prometheus.NewRegistry(), nil)})
+	again := NewRefresher(r.source, Options{Lookback: testLookback, Overlap: 5 * time.Minute, Wiring: area.Wiring{Now: clk.Now, State: openState(t, copyPath, id, prometheus.NewRegistry(), nil)}})
 	if again.late != r.late || !again.tailSince.Equal(r.tailSince) || !again.sweepSince.Equal(r.sweepSince) {
 		t.Fatalf("restored lateness %+v, tail since %v, sweep since %v; wrote %+v, %v, %v", again.late, again.tailSince, again.sweepSince, r.late, r.tailSince, r.sweepSince)
 	}

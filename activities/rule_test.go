@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 )
@@ -29,7 +30,7 @@ type step struct {
 func run(t *testing.T, lookback time.Duration, maxTypes, maxSources int, steps []step) *Refresher {
 	t.Helper()
 	c := fakeclock.New(epoch)
-	r := NewRefresher(nil, Options{Lookback: lookback, MaxTypes: maxTypes, MaxSources: maxSources, Now: c.Now})
+	r := NewRefresher(nil, Options{Lookback: lookback, MaxTypes: maxTypes, MaxSources: maxSources, Wiring: area.Wiring{Now: c.Now}})
 	r.tracker.startCounting(c.Now())
 	for _, s := range steps {
 		c.Advance(s.advance)

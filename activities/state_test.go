@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
@@ -101,7 +102,7 @@ func TestRestoredRefresherContinuesExactly(t *testing.T) {
 	path := filepath.Join(dir, "state")
 	id := state.Identity{URL: "https://acme.api.identitynow.com", ClientID: simClientID}
 	s := newStack(t, simtenant.Config{Seed: 21, RateLimit: -1}, client.Config{PageSize: 100},
-		Options{Lookback: testLookback, State: openState(t, path, id, prometheus.NewRegistry(), nil)})
+		Options{Lookback: testLookback, Wiring: area.Wiring{State: openState(t, path, id, prometheus.NewRegistry(), nil)}})
 	s.tenant.SeedHistory(1500, 20*time.Hour)
 	if err := s.refresher.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func TestRestoredRefresherContinuesExactly(t *testing.T) {
 	copyPath := filepath.Join(dir, "copy")
 	copyFile(t, path, copyPath)
 	reg := prometheus.NewRegistry()
-	again := NewRefresher(s.refresher.source, Options{Lookback: testLookback, State: openState(t, copyPath, id, reg, nil)})
+	again := NewRefresher(s.refresher.source, Options{Lookback: testLookback, Wiring: area.Wiring{State: openState(t, copyPath, id, reg, nil)}})
 	if !again.Ready() || gaugeValue(t, reg, "sailpoint_state_restored") != 1 {
 		t.Fatal("a restored refresher should be ready and say it was restored")
 	}
@@ -161,7 +162,7 @@ func TestCountersNeverRunAheadOfTheFile(t *testing.T) {
 	path := filepath.Join(dir, "state")
 	reg := prometheus.NewRegistry()
 	sf := openState(t, path, state.Identity{URL: "https://x", ClientID: simClientID}, reg, nil)
-	s := newStack(t, simtenant.Config{Seed: 22, RateLimit: -1}, client.Config{}, Options{Lookback: testLookback, State: sf})
+	s := newStack(t, simtenant.Config{Seed: 22, RateLimit: -1}, client.Config{}, Options{Lookback: testLookback, Wiring: area.Wiring{State: sf}})
 	s.tenant.SeedHistory(200, time.Hour)
 	if err := s.refresher.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
@@ -338,7 +339,7 @@ func TestStateRoundTripsEveryField(t *testing.T) {
 		}
 	}
 	// And what it serves is the same.
-	again := NewRefresher(nil, Options{Lookback: testLookback, MaxTypes: 3, MaxSources: 8, Now: r.now})
+	again := NewRefresher(nil, Options{Lookback: testLookback, MaxTypes: 3, MaxSources: 8, Wiring: area.Wiring{Now: r.now}})
 	again.tracker = got
 	again.store()
 	if a, b := exposition(t, r.Collector()), exposition(t, again.Collector()); withoutRefreshStatus(a) != withoutRefreshStatus(b) {
@@ -411,7 +412,7 @@ func TestBadActivitiesSections(t *testing.T) {
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			reg := prometheus.NewRegistry()
-			r := NewRefresher(nil, Options{Lookback: tt.lookback, MaxTypes: 3, MaxSources: 8, State: openState(t, path, id, reg, logger), Logger: logger})
+			r := NewRefresher(nil, Options{Lookback: tt.lookback, MaxTypes: 3, MaxSources: 8, Wiring: area.Wiring{State: openState(t, path, id, reg, logger), Logger: logger}})
 			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 			if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], tt.says) ||
 				!strings.Contains(lines[0], "file="+path) || !strings.Contains(lines[0], "section=activities") {
@@ -453,8 +454,8 @@ func TestFormatOneFileResumes(t *testing.T) {
 	if err := os.WriteFile(path, formatOne(rest), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	again := NewRefresher(nil, Options{Lookback: testLookback, MaxTypes: 3, MaxSources: 8, Now: r.now,
-		State: openState(t, path, id, prometheus.NewRegistry(), nil)})
+	again := NewRefresher(nil, Options{Lookback: testLookback, MaxTypes: 3, MaxSources: 8,
+		Wiring: area.Wiring{Now: r.now, State: openState(t, path, id, prometheus.NewRegistry(), nil)}})
 	if !again.Ready() || again.cursor != r.cursor {
 		t.Fatalf("not resumed from a format 1 file: ready %v cursor %+v", again.Ready(), again.cursor)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
 )
@@ -50,7 +51,7 @@ func BenchmarkTrackedTaskBytes(b *testing.B) {
 func BenchmarkTaskStateSection(b *testing.B) {
 	const n = 86_016
 	now := time.Now()
-	r := NewRefresher(nil, Options{Now: func() time.Time { return now }})
+	r := NewRefresher(nil, Options{Wiring: area.Wiring{Now: func() time.Time { return now }}})
 	synthetic(r.tracker, n, now)
 	var size int
 	b.ReportAllocs()

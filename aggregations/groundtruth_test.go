@@ -227,7 +227,13 @@ func abs(x float64) float64 {
 // histogram equals the tenant's ground truth, every gauge its present.
 func TestAggregationsEqualGroundTruth(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, simtenant.Config{Seed: 71, TaskSources: 80}, client.Config{PageSize: 100}, Options{Lookback: 2 * 24 * time.Hour})
+	// -short, the loop after each edit: half the sources, each fault five
+	// times rather than ten.
+	sources, rounds, least := 80, 50, 500
+	if testing.Short() {
+		sources, rounds, least = 40, 25, 120
+	}
+	s := newStack(t, simtenant.Config{Seed: 71, TaskSources: sources}, client.Config{PageSize: 100}, Options{Lookback: 2 * 24 * time.Hour})
 	s.tenant.SeedTaskHistory(3 * 24 * time.Hour)
 	mark := simtest.Truth(s.tenant).Mark()
 	if err := s.refresher.Refresh(t.Context()); err != nil {
@@ -247,7 +253,7 @@ func TestAggregationsEqualGroundTruth(t *testing.T) {
 		func() { simtest.Faults(s.tenant).FailTasksNext(1, http.StatusBadGateway) },
 		func() {},
 	}
-	for round := range 50 {
+	for round := range rounds {
 		simtest.Faults(s.tenant).OnTaskList(nil)
 		s.clock.Advance(5 * time.Minute)
 		s.tenant.Step()
@@ -261,7 +267,7 @@ func TestAggregationsEqualGroundTruth(t *testing.T) {
 	for _, b := range bad {
 		t.Error(b)
 	}
-	if finished < 500 {
+	if finished < least {
 		t.Fatalf("only %d aggregations finished while counting; the run proves little", finished)
 	}
 	t.Logf("%d aggregations finished while counting, every one counted once", finished)

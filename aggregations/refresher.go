@@ -21,13 +21,6 @@ type Lister interface {
 	ListTasks(ctx context.Context, q client.TaskQuery, fn client.TaskPageFunc) error
 }
 
-// iscClock is a Lister that tells ISC's time from its answers: the rule
-// counts on ISC's clock, not the host's.
-type iscClock interface {
-	Now() time.Time
-	SyncClock(ctx context.Context) error
-}
-
 // Default settings.
 const (
 	// DefaultLookback is a week: a source aggregated weekly still shows its
@@ -56,20 +49,9 @@ type Options struct {
 	// Interval is the period of the background reads, said in the log lines
 	// of a failure.
 	Interval time.Duration
-	// State, when set, persists what the rule counted before each
-	// publication; the Refresher resumes from its section at NewRefresher.
-	State *state.File
-	// Shared, when set, are the counter families the Refresher adds to with
-	// the other areas; nil: it serves its own in Collector.
-	Shared *area.Shared
-	// ConstLabels are carried by every series (the tenant's name).
-	ConstLabels prometheus.Labels
-	Logger      *slog.Logger
-	// Now is the host's clock: durations and the last success.
-	Now func() time.Time
-	// ISCNow is ISC's clock, for the counting rule. Default: the lister's
-	// when it keeps one, else Now.
-	ISCNow func() time.Time
+	// Wiring plugs the Refresher into its tenant. The counting rule runs on
+	// ISC's clock: the lister's when it is an area.ISCClock (the ISC client).
+	area.Wiring
 }
 
 // Refresher reads ISC's task status for the watched aggregation types,
@@ -115,20 +97,7 @@ func NewRefresher(lister Lister, opts Options) *Refresher {
 	if opts.Overlap <= 0 {
 		opts.Overlap = defaultOverlap
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.ISCNow == nil {
-		if c, ok := lister.(iscClock); ok && opts.Now == nil {
-			opts.ISCNow = c.Now
-		}
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.ISCNow == nil {
-		opts.ISCNow = opts.Now
-	}
+	opts.DefaultWiring(lister)
 	d := newDescs(opts.State != nil, opts.ConstLabels)
 	r := &Refresher{
 		lister:    lister,
@@ -237,7 +206,7 @@ func (r *Refresher) refresh(ctx context.Context) error {
 // finished. A finish is counted when first seen, whichever read shows it.
 func (r *Refresher) read(ctx context.Context) error {
 	if !r.pos.started {
-		if c, ok := r.lister.(iscClock); ok {
+		if c, ok := r.lister.(area.ISCClock); ok {
 			if err := c.SyncClock(ctx); err != nil {
 				return err
 			}

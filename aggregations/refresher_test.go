@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/race"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
@@ -35,7 +37,13 @@ func TestSteadyStateRequests(t *testing.T) {
 	t.Parallel()
 	// Tokens that outlive the run: the client renews its token on the
 	// host's clock, the tenant here expires it on its fake one.
-	s := newStack(t, simtenant.Config{Seed: 73, TaskSources: 256, TokenTTL: 48 * time.Hour}, client.Config{}, Options{Lookback: 24 * time.Hour})
+	// -short, the loop after each edit: 64 sources, whose tasks of 5
+	// minutes fit one page as well.
+	sources := 256
+	if testing.Short() {
+		sources = 64
+	}
+	s := newStack(t, simtenant.Config{Seed: 73, TaskSources: sources, TokenTTL: 48 * time.Hour}, client.Config{}, Options{Lookback: 24 * time.Hour})
 	s.tenant.SeedTaskHistory(26 * time.Hour)
 	before := s.taskRequests()
 	if err := s.refresher.Refresh(t.Context()); err != nil {
@@ -59,7 +67,7 @@ func TestSteadyStateRequests(t *testing.T) {
 			t.Errorf("refresh %d sent %d task status requests, want at most 3", i, n)
 		}
 	}
-	t.Logf("priming a day of 256 sources: %d requests; steady state: %v requests per refresh (mean %.2f)", priming, perRefresh, float64(total)/float64(len(perRefresh)))
+	t.Logf("priming a day of %d sources: %d requests; steady state: %v requests per refresh (mean %.2f)", sources, priming, perRefresh, float64(total)/float64(len(perRefresh)))
 }
 
 // One watched type more costs one request more.
@@ -85,6 +93,7 @@ func TestAFurtherTypeCostsOneRequest(t *testing.T) {
 // A process restarted from the state file counts on exactly as if it never
 // stopped: what finished while it was down is counted, nothing twice.
 func TestRestartFromTheStateFile(t *testing.T) {
+	race.SkipVolume(t)
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state")
@@ -96,7 +105,7 @@ func TestRestartFromTheStateFile(t *testing.T) {
 		t.Cleanup(func() { _ = sf.Close() })
 		return sf
 	}
-	s := newStack(t, simtenant.Config{Seed: 75, TaskSources: 30}, client.Config{}, Options{State: open(path)})
+	s := newStack(t, simtenant.Config{Seed: 75, TaskSources: 30}, client.Config{}, Options{Wiring: area.Wiring{State: open(path)}})
 	s.tenant.SeedTaskHistory(2 * 24 * time.Hour)
 	mark := simtest.Truth(s.tenant).Mark()
 	for range 6 {
@@ -119,7 +128,7 @@ func TestRestartFromTheStateFile(t *testing.T) {
 		s.clock.Advance(5 * time.Minute)
 		s.tenant.Step()
 	}
-	again := NewRefresher(s.isc, Options{State: open(copyPath), Lookback: testLookback, Now: s.clock.Now})
+	again := NewRefresher(s.isc, Options{Wiring: area.Wiring{State: open(copyPath), Now: s.clock.Now}, Lookback: testLookback})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(again.Collector())
 	s.registry = reg

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/state"
@@ -37,7 +38,7 @@ type step struct {
 func run(t *testing.T, lookback time.Duration, maxSources int, steps []step) *Refresher {
 	t.Helper()
 	c := fakeclock.New(epoch)
-	r := NewRefresher(nil, Options{Lookback: lookback, MaxSources: maxSources, Now: c.Now})
+	r := NewRefresher(nil, Options{Lookback: lookback, MaxSources: maxSources, Wiring: area.Wiring{Now: c.Now}})
 	r.tracker.startCounting(c.Now())
 	r.pos.started = true
 	for _, s := range steps {

@@ -7,7 +7,9 @@
 //
 //  1. Write its refresh: a func(ctx) error that reads from ISC through the
 //     client (which knows nothing of Prometheus), applies what it read to
-//     the area's own state, and ends by publishing.
+//     the area's own state, and ends by publishing. Its Options embed a
+//     Wiring (state file, shared families, labels, logger, clocks), which
+//     its constructor defaults with Wiring.DefaultWiring.
 //  2. Publish through a Publisher: it holds the area's status (up, last
 //     success, duration) and its const metrics, built once per publication,
 //     and is the prometheus.Collector registered for the area. Scrapes only

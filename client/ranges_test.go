@@ -64,7 +64,7 @@ func (e *env) rangesAll(t *testing.T, from Cursor, until time.Time, workers int,
 // answerDelay is how long the tenant takes to answer in the tests of
 // ranges: ISC's latency, scaled down, so that one walk does not keep up
 // with the client's rate limit and ranges are cut.
-const answerDelay = 20 * time.Millisecond
+const answerDelay = 10 * time.Millisecond
 
 // slow makes every answer take answerDelay more, after next (the default
 // transport when nil) has answered.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/race"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant/simtest"
 )
@@ -130,7 +131,7 @@ func TestOneTenantNeverHarmsAnother(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			budget := 3 * time.Minute
-			if underRace {
+			if race.Enabled {
 				budget = 6 * time.Minute
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), budget)

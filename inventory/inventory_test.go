@@ -23,6 +23,7 @@ import (
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/activities"
 	"github.com/sailpoint-exporter/sailpoint_exporter/apimetrics"
+	"github.com/sailpoint-exporter/sailpoint_exporter/area"
 	"github.com/sailpoint-exporter/sailpoint_exporter/client"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/simtenant"
@@ -118,7 +119,7 @@ func newInvStack(t *testing.T, max int, rw *rewrite) *invStack {
 	opts := Options{Max: max, Logger: logger, Now: clk.Now}
 	s.sources = NewSources(isc, opts)
 	s.clusters = NewManagedClusters(isc, Options{Logger: logger, Now: clk.Now})
-	s.refresher = activities.NewRefresher(isc, activities.Options{Logger: logger, Now: clk.Now})
+	s.refresher = activities.NewRefresher(isc, activities.Options{Wiring: area.Wiring{Logger: logger, Now: clk.Now}})
 	reg.MustRegister(s.sources, s.clusters, s.refresher.Collector())
 	return s
 }

@@ -142,6 +142,9 @@ func New(s Settings, logger *slog.Logger) (*Tenant, error) {
 	areaLogger := logger.With("component", "collector")
 	shared := area.NewShared(labels)
 	reg.MustRegister(shared.Collector())
+	// What every area that counts is plugged into: the tenant's state file,
+	// shared families, labels and logger.
+	wiring := area.Wiring{State: t.state, Shared: shared, ConstLabels: labels, Logger: areaLogger}
 	t.activities = activities.NewRefresher(isc, activities.Options{
 		Overlap:          s.Overlap,
 		SweepEvery:       s.SweepEvery,
@@ -151,11 +154,8 @@ func New(s Settings, logger *slog.Logger) (*Tenant, error) {
 		MaxSources:       s.MaxSources,
 		// ISC failing or silent for as long as one request may take: the
 		// tenant is down, said within its timeout and an interval.
-		StallAfter:  s.Timeout,
-		State:       t.state,
-		Shared:      shared,
-		ConstLabels: labels,
-		Logger:      areaLogger,
+		StallAfter: s.Timeout,
+		Wiring:     wiring,
 	})
 	reg.MustRegister(t.activities.Collector())
 	t.endpoints = []string{client.EndpointList}
@@ -178,14 +178,11 @@ func New(s Settings, logger *slog.Logger) (*Tenant, error) {
 	}
 	if s.AggregationsInterval > 0 {
 		t.aggregations = aggregations.NewRefresher(isc, aggregations.Options{
-			Lookback:    s.AggregationsLookback,
-			Types:       s.AggregationTypes,
-			MaxSources:  s.MaxSources,
-			Interval:    s.AggregationsInterval,
-			State:       t.state,
-			Shared:      shared,
-			ConstLabels: labels,
-			Logger:      areaLogger,
+			Lookback:   s.AggregationsLookback,
+			Types:      s.AggregationTypes,
+			MaxSources: s.MaxSources,
+			Interval:   s.AggregationsInterval,
+			Wiring:     wiring,
 		})
 		reg.MustRegister(t.aggregations.Collector())
 		t.endpoints = append(t.endpoints, client.EndpointTaskStatus)

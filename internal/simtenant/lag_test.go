@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/race"
 )
 
 // TestLagNewestVisibleWins gives ten activities two lagged versions each and
@@ -115,6 +117,7 @@ func cmpStr(a, b string) int {
 // the last delay the API shows exactly the real newest versions. The data
 // itself must be what the seed gives without lag.
 func TestLagWithSimulation(t *testing.T) {
+	race.SkipVolume(t)
 	h := newHarness(t, Config{RateLimit: -1, Seed: 12})
 	plain, _ := runSim(12, EdgeCases{}, 0) // the same seed, never lagged
 	h.tenant.SeedHistory(2000, 72*time.Hour)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sailpoint-exporter/sailpoint_exporter/internal/fakeclock"
+	"github.com/sailpoint-exporter/sailpoint_exporter/internal/race"
 )
 
 var (
@@ -68,6 +69,7 @@ func stored(tn *Tenant) int {
 }
 
 func TestDeterministicWithSeed(t *testing.T) {
+	race.SkipVolume(t)
 	a, _ := runSim(42, EdgeCases{}, 100)
 	b, _ := runSim(42, EdgeCases{}, 100)
 	ja, _ := json.Marshal(snapshot(a))
