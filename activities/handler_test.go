@@ -250,7 +250,7 @@ func TestProgressKeepsThePreviousUp(t *testing.T) {
 	if err := s.refresher.Refresh(t.Context()); err == nil {
 		t.Fatal("the first refresh should fail")
 	}
-	if up := s.refresher.publisher.Current().Status.Up; up {
+	if up := s.refresher.core.Publisher.Current().Status.Up; up {
 		t.Fatal("up after a failed refresh")
 	}
 	// During the next refresh, each page publishes: up must stay 0 until
@@ -263,7 +263,7 @@ func TestProgressKeepsThePreviousUp(t *testing.T) {
 		if n > 1 {
 			mu.Lock()
 			defer mu.Unlock()
-			during = append(during, s.refresher.publisher.Current().Status.Up)
+			during = append(during, s.refresher.core.Publisher.Current().Status.Up)
 		}
 	})
 	if err := s.refresher.Refresh(t.Context()); err != nil {
@@ -279,7 +279,7 @@ func TestProgressKeepsThePreviousUp(t *testing.T) {
 			t.Fatalf("progress publication %d said up 1 before the refresh ended", i)
 		}
 	}
-	if !s.refresher.publisher.Current().Status.Up {
+	if !s.refresher.core.Publisher.Current().Status.Up {
 		t.Fatal("up 0 after a successful refresh")
 	}
 }

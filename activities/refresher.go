@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -72,17 +71,11 @@ type Options struct {
 // holds mu while it changes them, because the state file encodes them from
 // whichever goroutine writes it (another area's refresh, say).
 type Refresher struct {
-	source    Source
-	opts      Options
-	logger    *slog.Logger
-	now       func() time.Time
-	iscNow    func() time.Time
-	descs     *descs
-	publisher *area.Publisher
-	shared    area.SharedSource
-	collector prometheus.Collector
-	runner    *area.Runner
-	ready     atomic.Bool
+	source Source
+	opts   Options
+	descs  *descs
+	core   area.Core // logger, clocks, publisher, runner, collector, shared counters
+	ready  atomic.Bool
 	// announced is set when the watchdog has said that ISC stopped
 	// answering, so the refresh that fails then says it only at debug level.
 	announced atomic.Bool
@@ -137,14 +130,9 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	opts.DefaultWiring(source)
 	d := newDescs(opts.State != nil, opts.ConstLabels)
 	r := &Refresher{
-		source:    source,
-		opts:      opts,
-		logger:    opts.Logger,
-		now:       opts.Now,
-		iscNow:    opts.ISCNow,
-		descs:     d,
-		publisher: area.NewPublisher(d.status, d.data()...),
-		tracker:   newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.ISCNow),
+		source:  source,
+		descs:   d,
+		tracker: newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.ISCNow),
 		lateSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:        "sailpoint_activities_late_seconds",
 			Help:        "How far before the point the last complete refresh had read to an activity that ISC made visible late was modified: what reading again before the cursor must cover.",
@@ -152,16 +140,11 @@ func NewRefresher(source Source, opts Options) *Refresher {
 			ConstLabels: opts.ConstLabels,
 		}),
 	}
-	r.runner = area.NewRunner(r.refresh)
-	r.collector = area.Collectors{r.publisher, r.lateSeconds}
-	if opts.Shared == nil {
-		opts.Shared = area.NewShared(opts.ConstLabels)
-		r.collector = area.Collectors{r.publisher, r.lateSeconds, opts.Shared.Collector()}
-	}
-	r.shared = opts.Shared.Source()
+	r.core = area.NewCore(&opts.Wiring, d.status, d.data(), r.refresh, r.lateSeconds)
+	r.opts = opts
 	if opts.State == nil || !r.restore(opts.State) {
 		// sailpoint_up 0 from the first scrape on, until a refresh succeeds.
-		r.publisher.Publish(r.status, nil)
+		r.core.Publisher.Publish(r.status, nil)
 	}
 	return r
 }
@@ -186,13 +169,13 @@ func (r *Refresher) restore(f *state.File) bool {
 		return false
 	}
 	if err := decodeLate(late, &p); err != nil {
-		r.logger.Warn("the state file's "+SectionLate+" section cannot be read: resuming as from an older version's file, whose last refresh read the whole overlap again", "file", f.Path(), "err", err)
+		r.core.Logger.Warn("the state file's "+SectionLate+" section cannot be read: resuming as from an older version's file, whose last refresh read the whole overlap again", "file", f.Path(), "err", err)
 	}
 	r.tracker = t
 	r.cursor, r.readSince, r.primed, r.status.LastSuccess = p.cursor, p.readSince, p.primed, p.lastSuccess
 	r.tailSince, r.sweepSince, r.late = p.tailSince, p.sweepSince, p.late
 	r.started = true
-	r.logger.Info("resuming from the state file", "file", f.Path(), "tracked_activities", t.entries.Len(), "cursor", p.cursor.Modified)
+	r.core.Logger.Info("resuming from the state file", "file", f.Path(), "tracked_activities", t.entries.Len(), "cursor", p.cursor.Modified)
 	// What was loaded is what the file holds: served without writing it again.
 	r.store()
 	r.ready.Store(true)
@@ -227,10 +210,10 @@ func (s lateSection) EncodeState(e *state.Encoder) error {
 
 // Collector is what to register with Prometheus: the activity metrics,
 // and the shared families unless Options.Shared shares them.
-func (r *Refresher) Collector() prometheus.Collector { return r.collector }
+func (r *Refresher) Collector() prometheus.Collector { return r.core.Collector }
 
 // Runner runs the refreshes, in the background or on scrape.
-func (r *Refresher) Runner() *area.Runner { return r.runner }
+func (r *Refresher) Runner() *area.Runner { return r.core.Runner }
 
 // Ready reports whether a first refresh has ended, successfully or not: from
 // then on the metrics say what the exporter knows, sailpoint_up included.
@@ -240,17 +223,17 @@ func (r *Refresher) Ready() bool { return r.ready.Load() }
 // publishes a new snapshot; a caller arriving while a refresh runs shares
 // that one. What was read before an error or the end of ctx is kept; the
 // next refresh goes on from there.
-func (r *Refresher) Refresh(ctx context.Context) error { return r.runner.Refresh(ctx) }
+func (r *Refresher) Refresh(ctx context.Context) error { return r.core.Runner.Refresh(ctx) }
 
 func (r *Refresher) refresh(ctx context.Context) error {
-	start := r.now()
+	start := r.core.Now()
 	pages, plan, err := r.scan(ctx, start)
 
 	// Our own deadline cutting a refresh that made progress is not a failure
 	// of ISC: the next refresh goes on from the cursor.
 	cut := err != nil && ctx.Err() != nil && pages > 0
 	r.status.Up = err == nil || cut
-	r.status.Refreshed, r.status.Duration = true, r.now().Sub(start)
+	r.status.Refreshed, r.status.Duration = true, r.core.Now().Sub(start)
 	newlyPrimed := err == nil && !r.primed
 	if err == nil {
 		r.mu.Lock()
@@ -259,22 +242,22 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	}
 	r.publish(err == nil)
 	if newlyPrimed {
-		r.logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
+		r.core.Logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
 	}
 	if err == nil {
-		r.logger.Debug("refreshed from ISC", "from", plan.from.Modified, "reread", plan.what(), "pages", pages, "took", r.status.Duration.Round(time.Millisecond))
+		r.core.Logger.Debug("refreshed from ISC", "from", plan.from.Modified, "reread", plan.what(), "pages", pages, "took", r.status.Duration.Round(time.Millisecond))
 	}
 	r.ready.Store(true)
 
 	switch {
 	case err == nil:
-		if failures, lasted := r.failures.Recover(r.now()); failures > 0 {
-			r.logger.Info("refresh from ISC succeeded again", "failed_refreshes", failures, "failing_for", lasted.Round(time.Second))
+		if failures, lasted := r.failures.Recover(r.core.Now()); failures > 0 {
+			r.core.Logger.Info("refresh from ISC succeeded again", "failed_refreshes", failures, "failing_for", lasted.Round(time.Second))
 		}
 		r.announced.Store(false)
 		return nil
 	case cut:
-		r.logger.Debug("refresh cut short by its deadline; it goes on at the next one", "pages", pages)
+		r.core.Logger.Debug("refresh cut short by its deadline; it goes on at the next one", "pages", pages)
 		return nil
 	case errors.Is(err, context.Canceled):
 		return err
@@ -294,7 +277,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 				return 0, plan, err
 			}
 		}
-		now := r.iscNow()
+		now := r.core.ISCNow()
 		r.mu.Lock()
 		r.started = true
 		r.cursor = client.Cursor{Modified: now.Add(-r.opts.Lookback).Truncate(time.Millisecond)}
@@ -308,7 +291,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 			_ = r.opts.State.Write()
 		}
 	}
-	now := r.iscNow()
+	now := r.core.ISCNow()
 	windowStart := windowStartOf(now, r.opts.Lookback)
 	if r.cursor.Modified.Before(windowStart) {
 		// Back after more than the lookback: what changed before the window
@@ -318,7 +301,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 		r.mu.Unlock()
 	}
 	plan = planReread(r.position(), r.opts.Overlap, r.opts.SweepEvery, now, windowStart)
-	scanStart := r.iscNow()
+	scanStart := r.core.ISCNow()
 	r.mu.Lock()
 	r.lateAgainst = lateReference{on: r.primed, cursor: r.cursor.Modified, readSince: r.readSince, tailSince: r.tailSince}
 	r.mu.Unlock()
@@ -329,7 +312,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 		r.apply(p)
 		end = p.Resume
 		pages++
-		if now := r.now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
+		if now := r.core.Now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
 			// Progress of a long refresh: what it read so far, with the
 			// previous refresh's up, since only a finished refresh decides it.
 			lastPublish = now
@@ -407,13 +390,13 @@ func (r *Refresher) apply(p client.Page) {
 		if r.tracker.apply(a) {
 			if d := r.lateAgainst.lateBy(a.Modified); d > 0 {
 				r.lateSeconds.Observe(d.Seconds())
-				r.late.observe(r.iscNow(), d)
+				r.late.observe(r.core.ISCNow(), d)
 			}
 		}
 	}
 	for i := range p.Rejected {
 		if rej := &p.Rejected[i]; r.tracker.reject(rej) {
-			r.logger.Warn("skipped a record ISC sent that is not an account activity the exporter can use; the records around it are counted",
+			r.core.Logger.Warn("skipped a record ISC sent that is not an account activity the exporter can use; the records around it are counted",
 				"reason", rej.Reason, "id", rej.ID, "modified", rej.Modified, "cursor", rej.At.Modified, "offset", rej.At.Offset, "err", rej.Detail)
 		}
 	}
@@ -442,15 +425,15 @@ func maxTime(a, b time.Time) time.Time {
 // the state file cannot be written, the values read and the last success
 // are held back (area.Publisher.Persist says why).
 func (r *Refresher) publish(succeeded bool) {
-	if r.publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.now, r.tracker.sweep) {
+	if r.core.Publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.core.Now, r.tracker.sweep) {
 		r.store()
 	}
 }
 
 // store swaps in a snapshot built from the tracker as it is.
 func (r *Refresher) store() {
-	r.publisher.Publish(r.status, r.tracker.metrics(r.descs))
-	r.shared.Publish(r.tracker.rejections.Snapshot(), maps.Clone(r.tracker.overflow), r.tracker.truncated())
+	r.core.Publisher.Publish(r.status, r.tracker.metrics(r.descs))
+	r.core.Shared.Publish(r.tracker.rejections.Snapshot(), maps.Clone(r.tracker.overflow), r.tracker.truncated())
 }
 
 // Schedule is how Run refreshes in the background: every interval, each
@@ -469,7 +452,7 @@ func (r *Refresher) Schedule(interval time.Duration) area.Schedule {
 
 // Run refreshes now and then every interval until ctx ends (see Schedule).
 func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
-	r.runner.Run(ctx, r.Schedule(interval))
+	r.core.Runner.Run(ctx, r.Schedule(interval))
 }
 
 // watch marks the published snapshot down while ISC has been failing or
@@ -484,11 +467,11 @@ func (r *Refresher) watch(ctx context.Context, h healthReporter) {
 		case <-tick.C:
 		}
 		since := h.FailingSince()
-		if since.IsZero() || r.now().Sub(since) < r.opts.StallAfter {
+		if since.IsZero() || r.core.Now().Sub(since) < r.opts.StallAfter {
 			continue
 		}
-		if r.publisher.MarkDown() && !r.announced.Swap(true) {
-			r.logger.Warn("ISC has failed or not answered for "+r.opts.StallAfter.String()+": sailpoint_up is 0 and the metrics keep their last values until a refresh succeeds; the exporter keeps trying",
+		if r.core.Publisher.MarkDown() && !r.announced.Swap(true) {
+			r.core.Logger.Warn("ISC has failed or not answered for "+r.opts.StallAfter.String()+": sailpoint_up is 0 and the metrics keep their last values until a refresh succeeds; the exporter keeps trying",
 				"failing_since", since)
 		}
 	}

@@ -3,7 +3,6 @@ package aggregations
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"maps"
 	"sync"
 	"time"
@@ -62,16 +61,10 @@ type Options struct {
 // holds mu while it changes them, because the state file encodes them from
 // whichever goroutine writes it.
 type Refresher struct {
-	lister    Lister
-	opts      Options
-	logger    *slog.Logger
-	now       func() time.Time
-	iscNow    func() time.Time
-	descs     *descs
-	publisher *area.Publisher
-	shared    area.SharedSource
-	collector prometheus.Collector
-	runner    *area.Runner
+	lister Lister
+	opts   Options
+	descs  *descs
+	core   area.Core // logger, clocks, publisher, runner, collector, shared counters
 
 	mu      sync.Mutex // held by the refresh while it changes what follows, and by EncodeState
 	tracker *tracker
@@ -100,23 +93,13 @@ func NewRefresher(lister Lister, opts Options) *Refresher {
 	opts.DefaultWiring(lister)
 	d := newDescs(opts.State != nil, opts.ConstLabels)
 	r := &Refresher{
-		lister:    lister,
-		opts:      opts,
-		logger:    opts.Logger,
-		now:       opts.Now,
-		iscNow:    opts.ISCNow,
-		descs:     d,
-		publisher: area.NewPublisher(d.status, d.data()...),
-		tracker:   newTracker(opts.Lookback, opts.Types, opts.MaxSources, opts.ISCNow),
-		pos:       position{primed: map[string]bool{}, watermarks: map[string]time.Time{}},
+		lister:  lister,
+		descs:   d,
+		tracker: newTracker(opts.Lookback, opts.Types, opts.MaxSources, opts.ISCNow),
+		pos:     position{primed: map[string]bool{}, watermarks: map[string]time.Time{}},
 	}
-	r.runner = area.NewRunner(r.refresh)
-	r.collector = r.publisher
-	if opts.Shared == nil {
-		opts.Shared = area.NewShared(opts.ConstLabels)
-		r.collector = area.Collectors{r.publisher, opts.Shared.Collector()}
-	}
-	r.shared = opts.Shared.Source()
+	r.core = area.NewCore(&opts.Wiring, d.status, d.data(), r.refresh)
+	r.opts = opts
 	if opts.State == nil || !r.restore(opts.State) {
 		// Up 0 until the first read ends: the area is watched, not yet read.
 		r.store()
@@ -137,7 +120,7 @@ func (r *Refresher) restore(f *state.File) bool {
 		return false
 	}
 	r.tracker, r.pos, r.status.LastSuccess = t, p, p.lastSuccess
-	r.logger.Info("resuming the aggregations from the state file", "file", f.Path(), "tracked_tasks", t.tasks.Len())
+	r.core.Logger.Info("resuming the aggregations from the state file", "file", f.Path(), "tracked_tasks", t.tasks.Len())
 	r.store()
 	return true
 }
@@ -154,39 +137,39 @@ func (r *Refresher) EncodeState(e *state.Encoder) error {
 
 // Collector is what to register with Prometheus: the aggregation metrics,
 // and the shared families unless Options.Shared shares them.
-func (r *Refresher) Collector() prometheus.Collector { return r.collector }
+func (r *Refresher) Collector() prometheus.Collector { return r.core.Collector }
 
 // Runner runs the refreshes.
-func (r *Refresher) Runner() *area.Runner { return r.runner }
+func (r *Refresher) Runner() *area.Runner { return r.core.Runner }
 
 // Refresh reads the task status, applies it and publishes; a caller arriving
 // while a refresh runs shares that one. What was read before an error is
 // kept: a finish read is counted, and the next refresh goes on.
-func (r *Refresher) Refresh(ctx context.Context) error { return r.runner.Refresh(ctx) }
+func (r *Refresher) Refresh(ctx context.Context) error { return r.core.Runner.Refresh(ctx) }
 
 // Run refreshes now and then every interval until ctx ends; a refresh may
 // take up to five intervals, and at least five minutes (a first pass over a
 // week of a large tenant).
 func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
-	r.runner.Run(ctx, area.Schedule{Interval: interval, Timeout: max(5*interval, 5*time.Minute)})
+	r.core.Runner.Run(ctx, area.Schedule{Interval: interval, Timeout: max(5*interval, 5*time.Minute)})
 }
 
 func (r *Refresher) refresh(ctx context.Context) error {
-	start := r.now()
+	start := r.core.Now()
 	err := r.read(ctx)
 	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		r.publish(false)
 		return err // shutting down: nothing to say about ISC
 	}
 	r.status.Up = err == nil
-	r.status.Refreshed, r.status.Duration = true, r.now().Sub(start)
+	r.status.Refreshed, r.status.Duration = true, r.core.Now().Sub(start)
 	r.publish(err == nil)
 	if err != nil {
 		r.failed(err)
 		return err
 	}
-	if failures, lasted := r.failures.Recover(r.now()); failures > 0 {
-		r.logger.Info("reading ISC's task status works again", "failed_reads", failures, "failing_for", lasted.Round(time.Second))
+	if failures, lasted := r.failures.Recover(r.core.Now()); failures > 0 {
+		r.core.Logger.Info("reading ISC's task status works again", "failed_reads", failures, "failing_for", lasted.Round(time.Second))
 	}
 	return nil
 }
@@ -213,7 +196,7 @@ func (r *Refresher) read(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		r.pos.started = true
-		r.tracker.startCounting(r.iscNow())
+		r.tracker.startCounting(r.core.ISCNow())
 		r.mu.Unlock()
 		// When counting started is written at once: a process killed
 		// during its first pass resumes counting from then, rather than
@@ -237,7 +220,7 @@ func (r *Refresher) read(ctx context.Context) error {
 // the type's first pass).
 func (r *Refresher) readType(ctx context.Context, typ string, seen map[string]bool) error {
 	primed := r.pos.primed[typ]
-	windowStart := r.iscNow().Add(-r.opts.Lookback)
+	windowStart := r.core.ISCNow().Add(-r.opts.Lookback)
 	stop := windowStart
 	if primed {
 		stop = r.pos.watermarks[typ].Add(-r.opts.Overlap)
@@ -341,7 +324,7 @@ func (r *Refresher) apply(p client.TaskPage, typ string, seen map[string]bool) {
 func (r *Refresher) rejectAll(rejected []client.Rejection) {
 	for i := range rejected {
 		if rej := &rejected[i]; r.tracker.reject(rej) {
-			r.logger.Warn("skipped a record of ISC's task status that is not a task the exporter can use; the tasks around it are counted",
+			r.core.Logger.Warn("skipped a record of ISC's task status that is not a task the exporter can use; the tasks around it are counted",
 				"reason", rej.Reason, "id", rej.ID, "err", rej.Detail)
 		}
 	}
@@ -353,13 +336,13 @@ func (r *Refresher) rejectAll(rejected []client.Rejection) {
 // what the file holds, and the values read and the last success are held
 // back.
 func (r *Refresher) publish(succeeded bool) {
-	if r.publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.now, r.tracker.sweep) {
+	if r.core.Publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.core.Now, r.tracker.sweep) {
 		r.store()
 	}
 }
 
 // store swaps in a snapshot built from the tracker as it is.
 func (r *Refresher) store() {
-	r.publisher.Publish(r.status, r.tracker.metrics(r.descs))
-	r.shared.Publish(r.tracker.rejections.Snapshot(), maps.Clone(r.tracker.overflow), r.tracker.truncated())
+	r.core.Publisher.Publish(r.status, r.tracker.metrics(r.descs))
+	r.core.Shared.Publish(r.tracker.rejections.Snapshot(), maps.Clone(r.tracker.overflow), r.tracker.truncated())
 }
