@@ -42,8 +42,10 @@ short:
 vet:
 	$(GO) vet ./...
 
+## lint: golangci-lint; --allow-parallel-runners because deploytest lints its module at the
+## same time, and golangci-lint otherwise refuses to run beside another of itself.
 lint: $(GOLANGCI_LINT)
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 ## unit: every package but e2e, twice: every test under the race detector at the sizes of
 ## -short (unit-race), and every test at its full size without it (unit-full). The detector
@@ -80,7 +82,7 @@ CHART_DIR := charts/sailpoint-exporter
 ## deploytest: render and validate the Helm chart for every ci/ values file, helm lint, and
 ## evaluate the mixin, offline, in the deploytest module (its own go.mod).
 deploytest: chart-sync-check $(GOLANGCI_LINT)
-	cd deploytest && $(GO) vet ./... && $(GOLANGCI_LINT) run ./... && $(GO) test -count=1 ./...
+	cd deploytest && $(GO) vet ./... && $(GOLANGCI_LINT) run --allow-parallel-runners ./... && $(GO) test -count=1 ./...
 
 ## chart-sync: copy alerts/ and dashboards/ into the chart, which cannot read outside itself.
 chart-sync:
