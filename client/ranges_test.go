@@ -61,6 +61,16 @@ func (e *env) rangesAll(t *testing.T, from Cursor, until time.Time, workers int,
 	return out
 }
 
+// sized is n records of history, or half as many with -short, the loop
+// after each edit and the race detector's run: the ranges are cut and read
+// side by side the same way, over fewer pages.
+func sized(n int) int {
+	if testing.Short() {
+		return n / 2
+	}
+	return n
+}
+
 // answerDelay is how long the tenant takes to answer in the tests of
 // ranges: ISC's latency, scaled down, so that one walk does not keep up
 // with the client's rate limit and ranges are cut.
@@ -82,8 +92,8 @@ func slow(next http.RoundTripper) *http.Client {
 // hours, most of them in the last half hour, and a bulk refresh of 600
 // sharing one instant.
 func skewed(e *env, clk *fakeclock.Clock) []string {
-	e.tenant.SeedHistory(1500, 20*time.Hour)
-	e.tenant.SeedHistory(6000, 30*time.Minute)
+	e.tenant.SeedHistory(sized(1500), 20*time.Hour)
+	e.tenant.SeedHistory(sized(6000), 30*time.Minute)
 	clk.Advance(time.Minute)
 	ids := e.tenant.BulkRefresh(600)
 	clk.Advance(time.Minute)
@@ -171,7 +181,7 @@ func TestScanRangesEndsAfterTheNewestRecord(t *testing.T) {
 	t.Parallel()
 	clk := fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))
 	e := newEnvOn(t, clk, simtenant.Config{Seed: 76}, func(c *Config) { c.HTTPClient = slow(nil) })
-	e.tenant.SeedHistory(5000, time.Hour)
+	e.tenant.SeedHistory(sized(5000), time.Hour)
 	clk.Advance(39 * time.Hour) // and nothing since
 	from := Cursor{Modified: clk.Now().Add(-41 * time.Hour)}
 	_, wantEnd := e.scanAll(t, from)
@@ -234,12 +244,12 @@ func TestScanRangesRereadsAnInstantWhenARecordLeavesIt(t *testing.T) {
 			return http.DefaultTransport.RoundTrip(req)
 		}))
 	})
-	e.tenant.SeedHistory(2000, 20*time.Hour)
+	e.tenant.SeedHistory(sized(2000), 20*time.Hour)
 	bulk = e.tenant.BulkRefresh(600) // an instant in the middle of the ranges
 	a, _ := e.tenant.Activity(bulk[0])
 	at = formatTimestamp(*a.Modified)
 	clk.Advance(time.Hour)
-	e.tenant.SeedHistory(2000, 50*time.Minute)
+	e.tenant.SeedHistory(sized(2000), 50*time.Minute)
 	from := Cursor{Modified: clk.Now().Add(-24 * time.Hour)}
 	ids := tenantIDs(t, e, from)
 	r := e.rangesAll(t, from, clk.Now().Add(-10*time.Second), 8, nil)
@@ -304,7 +314,7 @@ func TestScanRangesRereadsPastAnInstantARecordLeft(t *testing.T) {
 			return resp, nil
 		}))
 	})
-	e.tenant.SeedHistory(3000, 20*time.Hour)
+	e.tenant.SeedHistory(sized(3000), 20*time.Hour)
 	clk.Advance(time.Minute)
 	from := Cursor{Modified: clk.Now().Add(-24 * time.Hour)}
 	ids := tenantIDs(t, e, from)
@@ -358,7 +368,7 @@ func TestScanRangesCutsNothingWhereOneWalkKeepsUp(t *testing.T) {
 	e := newEnvOn(t, clk, simtenant.Config{Seed: 75}, nil)
 	// ISC answers within a thousandth of a second, the client's rate.
 	e.client.answerTime = func() time.Duration { return time.Millisecond }
-	e.tenant.SeedHistory(3000, 20*time.Hour)
+	e.tenant.SeedHistory(sized(3000), 20*time.Hour)
 	clk.Advance(2 * time.Second)
 	from := Cursor{Modified: clk.Now().Add(-24 * time.Hour)}
 	queries := func(run func()) []string {
