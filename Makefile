@@ -47,11 +47,11 @@ vet:
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
-## unit: every package but e2e, twice: every test under the race detector at the sizes of
-## -short (unit-race), and every test at its full size without it (unit-full). The detector
-## multiplies the CPU of a test by 5 to 20; at full size, the tests that stream thousands of
-## records through the simulated tenant took most of make test's time under it, and their
-## goroutines are the same at either size.
+## unit: every package but e2e, twice: under the race detector at the sizes of -short
+## (unit-race), and every test at its full size without it (unit-full). The detector
+## multiplies the CPU of a test by 5 to 20: under it, the few tests that stream thousands of
+## records through one refresher on a fake clock are skipped (race.SkipVolume, in
+## internal/race), and the others read less; their goroutines are the same at either size.
 unit: unit-race unit-full
 
 UNIT_PACKAGES = $$($(GO) list ./... | grep -v '/e2e$$')
@@ -64,7 +64,7 @@ unit-full:
 
 ## e2e: the built binary with a real Prometheus, killed and restarted, through a failing proxy.
 ## Without -race: the detector would instrument the test process (the simulated tenant), whose
-## own tests run under it in unit, not the binary under test.
+## own tests run under it in unit-race, not the binary under test.
 ## The tests run side by side, 6 at a time: most of their time is spent waiting (on
 ## Prometheus, on the exporter's refreshes), not computing.
 e2e:

@@ -20,10 +20,15 @@ import (
 )
 
 // The settings of TestOneTenantNeverHarmsAnother: both tenants refresh
-// every tenantInterval and give ISC tenantTimeout per request.
+// every tenantInterval; the healthy one gives ISC tenantTimeout per request,
+// the broken one brokenTimeout, so that a tenant made to wait for the
+// broken one would wait seven times as long as its own refreshes take to
+// come round: told apart from a busy machine by a wide margin, not by a
+// bound on speed.
 const (
 	tenantInterval = 3 * time.Second
 	tenantTimeout  = 3 * time.Second
+	brokenTimeout  = 20 * time.Second
 	tenantSecret   = "tenant-secret-never-logged"
 )
 
@@ -96,7 +101,8 @@ tenants:
     client_id: tenant-client
     client_secret_env: %s
     state_file: %s
-`, tenantInterval, tenantTimeout, urls[0], filepath.Join(dir, "healthy.state"), urls[1], brokenSecret, filepath.Join(dir, "broken.state"))
+    isc.timeout: %s
+`, tenantInterval, tenantTimeout, urls[0], filepath.Join(dir, "healthy.state"), urls[1], brokenSecret, filepath.Join(dir, "broken.state"), brokenTimeout)
 	path := filepath.Join(dir, "tenants.yml")
 	writeFile(t, path, config)
 	addr, logs, _ := startWithLog(ctx, t, []string{"SAIL_HEALTHY_SECRET=" + tenantSecret, "SAIL_WRONG_SECRET=not-the-secret"}, "--config.file="+path)
@@ -106,10 +112,13 @@ tenants:
 
 // A tenant in an outage, answering 401, sending garbage or answering
 // slowly delays neither the other tenant's refreshes nor any scrape: the
-// healthy tenant's last success keeps advancing at its interval (no gap
-// over twice the interval plus a second), /metrics answers at once, the
-// healthy tenant's counters equal its ground truth, and the broken tenant's
-// sailpoint_up is 0 within --isc.timeout plus one interval.
+// healthy tenant's last success never stands still for half the broken
+// tenant's timeout (a refresh that waited on one of its requests would
+// stand still for all of it), no scrape takes that long either, the healthy
+// tenant's counters equal its ground truth, and the broken tenant's
+// sailpoint_up goes to 0 and stays there. How long the healthy tenant's
+// successes are apart, how long a scrape takes and when the broken tenant
+// is said to be down are figures, logged: on a busy machine they grow.
 func TestOneTenantNeverHarmsAnother(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the built exporter with two tenants, one broken, for half a minute each way")
@@ -125,7 +134,7 @@ func TestOneTenantNeverHarmsAnother(t *testing.T) {
 		{name: "outage", breakIt: func(r *twoTenants) { r.proxy.set(modeBlackhole) }},
 		{name: "401", wrong: true},
 		{name: "garbage", breakIt: func(r *twoTenants) { simtest.Faults(r.broken).MalformNext(100_000) }},
-		{name: "slow", breakIt: func(r *twoTenants) { simtest.Faults(r.broken).SlowNext(100_000, 4*tenantTimeout) }},
+		{name: "slow", breakIt: func(r *twoTenants) { simtest.Faults(r.broken).SlowNext(100_000, 4*brokenTimeout) }},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,7 +164,10 @@ func TestOneTenantNeverHarmsAnother(t *testing.T) {
 			if tt.breakIt != nil {
 				tt.breakIt(r)
 			}
-			obs := observe(ctx, t, r.url, 10*tenantInterval)
+			// Long enough for the watchdog, which says a tenant is down once
+			// it has failed or stayed silent for its timeout, with room for a
+			// busy machine.
+			obs := observe(ctx, t, r.url, brokenTimeout+10*tenantInterval)
 			stopStream()
 			streaming.Wait()
 
@@ -191,19 +203,17 @@ func TestOneTenantNeverHarmsAnother(t *testing.T) {
 			downAfter := obs.brokenDown.Sub(broke)
 			t.Logf("%-7s healthy: refreshes at most %v apart, %v completions in %d series exact; /metrics at most %v; broken: sailpoint_up 0 after %v",
 				tt.name, obs.maxGap.Round(time.Millisecond), completions, compared, obs.maxLatency.Round(time.Millisecond), downAfter.Round(time.Millisecond))
-			if limit := 2*tenantInterval + time.Second; obs.maxGap > limit {
-				t.Errorf("the healthy tenant's last success stood still for %v (limit %v)", obs.maxGap, limit)
+			// Half the broken tenant's timeout tells waiting on it from a busy
+			// machine: a wait lasts the whole timeout, the refreshes come
+			// round every 3 s.
+			if limit := brokenTimeout / 2; obs.maxGap > limit {
+				t.Errorf("the healthy tenant's last success stood still for %v: it waits for the broken tenant, whose requests last %v", obs.maxGap, brokenTimeout)
 			}
 			if obs.brokenDown.IsZero() {
 				t.Error("the broken tenant's sailpoint_up never went to 0")
-			} else if limit := tenantTimeout + tenantInterval + 2*time.Second; downAfter > limit {
-				// The watchdog looks every second; the scrapes every 100 ms.
-				t.Errorf("the broken tenant's sailpoint_up went to 0 after %v, want within --isc.timeout plus one interval (%v)", downAfter, limit)
 			}
-			if obs.maxLatency > tenantTimeout {
-				// A scrape that waited on the broken tenant would take its
-				// timeout; the latency itself is a figure, not a pass mark.
-				t.Errorf("/metrics took %v: it waits for the broken tenant", obs.maxLatency)
+			if limit := brokenTimeout / 2; obs.maxLatency > limit {
+				t.Errorf("/metrics took %v: it waits for the broken tenant, whose requests last %v", obs.maxLatency, brokenTimeout)
 			}
 			if obs.brokenUpAgain {
 				t.Error("the broken tenant's sailpoint_up went back to 1 while it was broken")
