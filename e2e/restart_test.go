@@ -563,22 +563,12 @@ func scrapeOne(ctx context.Context, url, series string) (float64, error) {
 // reads the lines it looks for and parses nothing else: the tests poll
 // /metrics, whose full parse took most of their CPU.
 func scrapeSome(ctx context.Context, url string, series []string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := scrapeBody(ctx, url)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, errors.New(resp.Status)
 	}
 	out := make(map[string]float64, len(series))
-	lines := bufio.NewScanner(resp.Body)
+	lines := bufio.NewScanner(bytes.NewReader(body))
 	lines.Buffer(make([]byte, 64*1024), 1024*1024)
 	for lines.Scan() && len(out) < len(series) {
 		line := lines.Text()
@@ -594,6 +584,25 @@ func scrapeSome(ctx context.Context, url string, series []string) (map[string]fl
 	}
 	// A series not there has had no success yet.
 	return out, lines.Err()
+}
+
+// scrapeBody is one answer of /metrics, which must be a 200.
+func scrapeBody(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errors.New(resp.Status)
+	}
+	return io.ReadAll(resp.Body)
 }
 
 // waitForAggregations waits until the aggregations of every tenant report
@@ -730,22 +739,12 @@ func (s *sampler) sample() error {
 // each keyed as /metrics writes it (the labels in the order client_golang
 // writes them, the same in every scrape), and parses no other line.
 func scrapePersisted(ctx context.Context, url string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := scrapeBody(ctx, url)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, errors.New(resp.Status)
 	}
 	out := map[string]float64{}
-	lines := bufio.NewScanner(resp.Body)
+	lines := bufio.NewScanner(bytes.NewReader(body))
 	lines.Buffer(make([]byte, 64*1024), 1024*1024)
 	for lines.Scan() {
 		line := lines.Text()
@@ -781,21 +780,7 @@ func persisted(key string) bool {
 // scrapeSeries returns every sample of /metrics by series key: name and
 // sorted labels; a histogram as its _bucket, _sum and _count series.
 func scrapeSeries(ctx context.Context, url string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, errors.New(resp.Status)
-	}
-	body, err := io.ReadAll(resp.Body)
+	body, err := scrapeBody(ctx, url)
 	if err != nil {
 		return nil, err
 	}

@@ -46,14 +46,7 @@ func (t *Tenant) listActivities(r *http.Request, beta bool) reply {
 	ic := t.interceptor
 	t.mu.Unlock()
 
-	body, err := renderPage(ic, CollectionActivities, page, wire)
-	if err != nil {
-		return errorDTO(http.StatusInternalServerError, "")
-	}
-	t.mu.Lock()
-	keepRendered(page, form)
-	t.mu.Unlock()
-	return pageReply(body, total, lq.count)
+	return pageOf(t, ic, CollectionActivities, page, wire, form, total, lq.count)
 }
 
 // renderActivity is a's JSON, or what the interceptor serves instead.

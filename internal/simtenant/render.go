@@ -1,6 +1,9 @@
 package simtenant
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"net/http"
+)
 
 // rendered holds the JSON of one immutable version of a record, in each
 // wire form it was asked for, so that a version is marshalled once however
@@ -47,7 +50,7 @@ func (r *rendered[T]) keep(v *T, form int, b []byte) {
 // renderPage joins the records into a JSON array, marshalling what the
 // cache did not hold with wire, or serving what the interceptor replaces a
 // record with (never cached: a fault may end). It runs without the lock;
-// keepRendered stores the new JSON under it.
+// pageOf keeps the new JSON under it.
 func renderPage[T any](ic Interceptor, coll string, page []pageRecord[T], wire func(*T) any) ([]byte, error) {
 	size := 2
 	for i := range page {
@@ -79,11 +82,20 @@ func renderPage[T any](ic Interceptor, coll string, page []pageRecord[T], wire f
 	return append(body, ']'), nil
 }
 
-// keepRendered stores what renderPage marshalled. Callers hold t.mu.
-func keepRendered[T any](page []pageRecord[T], form int) {
+// pageOf is the reply of a list: the page rendered in form without the
+// lock (renderPage), what it marshalled kept in the records' caches under
+// it, and the total when count asks for it.
+func pageOf[T any](t *Tenant, ic Interceptor, coll string, page []pageRecord[T], wire func(*T) any, form, total int, count bool) reply {
+	body, err := renderPage(ic, coll, page, wire)
+	if err != nil {
+		return errorDTO(http.StatusInternalServerError, "")
+	}
+	t.mu.Lock()
 	for _, p := range page {
 		if p.fresh {
 			p.cache.keep(p.v, form, p.json)
 		}
 	}
+	t.mu.Unlock()
+	return pageReply(body, total, count)
 }

@@ -339,14 +339,7 @@ func (t *Tenant) listTasks(r *http.Request, family string) reply {
 	ic := t.interceptor
 	t.mu.Unlock()
 
-	body, err := renderPage(ic, CollectionTasks, page, func(k *Task) any { return toWireTask(k) })
-	if err != nil {
-		return errorDTO(http.StatusInternalServerError, "")
-	}
-	t.mu.Lock()
-	keepRendered(page, formV3)
-	t.mu.Unlock()
-	return pageReply(body, total, lq.count)
+	return pageOf(t, ic, CollectionTasks, page, func(k *Task) any { return toWireTask(k) }, formV3, total, lq.count)
 }
 
 func (t *Tenant) getTask(id string) reply {
