@@ -32,21 +32,21 @@ func (r *Refresher) failed(err error) {
 	if r.announced.Load() {
 		r.failures.SaidElsewhere(kindOther)
 	}
-	if !r.failures.Fail(r.core.Now(), kind) {
-		r.core.Logger.Debug("refresh from ISC failed again", "failures", r.failures.Count(), "since", r.failures.Since(), "err", err)
+	if !r.failures.Fail(r.opts.Now(), kind) {
+		r.opts.Logger.Debug("refresh from ISC failed again", "failures", r.failures.Count(), "since", r.failures.Since(), "err", err)
 		return
 	}
 	switch kind {
 	case kindCredentials:
-		r.core.Logger.Error("ISC refused the exporter's credentials: check the client id and secret it was given "+
+		r.opts.Logger.Error("ISC refused the exporter's credentials: check the client id and secret it was given "+
 			"(SAIL_CLIENT_ID, SAIL_CLIENT_SECRET or --isc.client-secret-file), whether the personal access token was revoked or its owner disabled, "+
 			"and that it has the scope "+client.ActivitiesScope+", which the account activities API requires; metrics keep their last values",
 			"err", err)
 	case kindForbidden:
-		r.core.Logger.Error("ISC accepted the token but refused to list account activities (HTTP 403): the token needs the scope "+
+		r.opts.Logger.Error("ISC accepted the token but refused to list account activities (HTTP 403): the token needs the scope "+
 			client.ActivitiesScope+" and an owner allowed to read all account activities (an admin); metrics keep their last values",
 			"err", err)
 	default:
-		r.core.Logger.Warn("refresh from ISC failed; metrics keep their last values and the exporter keeps trying", "err", err)
+		r.opts.Logger.Warn("refresh from ISC failed; metrics keep their last values and the exporter keeps trying", "err", err)
 	}
 }

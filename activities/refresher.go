@@ -74,7 +74,7 @@ type Refresher struct {
 	source Source
 	opts   Options
 	descs  *descs
-	core   area.Core // logger, clocks, publisher, runner, collector, shared counters
+	core   area.Core // publisher, runner, collector, shared counters
 	ready  atomic.Bool
 	// announced is set when the watchdog has said that ISC stopped
 	// answering, so the refresh that fails then says it only at debug level.
@@ -169,13 +169,13 @@ func (r *Refresher) restore(f *state.File) bool {
 		return false
 	}
 	if err := decodeLate(late, &p); err != nil {
-		r.core.Logger.Warn("the state file's "+SectionLate+" section cannot be read: resuming as from an older version's file, whose last refresh read the whole overlap again", "file", f.Path(), "err", err)
+		r.opts.Logger.Warn("the state file's "+SectionLate+" section cannot be read: resuming as from an older version's file, whose last refresh read the whole overlap again", "file", f.Path(), "err", err)
 	}
 	r.tracker = t
 	r.cursor, r.readSince, r.primed, r.status.LastSuccess = p.cursor, p.readSince, p.primed, p.lastSuccess
 	r.tailSince, r.sweepSince, r.late = p.tailSince, p.sweepSince, p.late
 	r.started = true
-	r.core.Logger.Info("resuming from the state file", "file", f.Path(), "tracked_activities", t.entries.Len(), "cursor", p.cursor.Modified)
+	r.opts.Logger.Info("resuming from the state file", "file", f.Path(), "tracked_activities", t.entries.Len(), "cursor", p.cursor.Modified)
 	// What was loaded is what the file holds: served without writing it again.
 	r.store()
 	r.ready.Store(true)
@@ -226,14 +226,14 @@ func (r *Refresher) Ready() bool { return r.ready.Load() }
 func (r *Refresher) Refresh(ctx context.Context) error { return r.core.Runner.Refresh(ctx) }
 
 func (r *Refresher) refresh(ctx context.Context) error {
-	start := r.core.Now()
+	start := r.opts.Now()
 	pages, plan, err := r.scan(ctx, start)
 
 	// Our own deadline cutting a refresh that made progress is not a failure
 	// of ISC: the next refresh goes on from the cursor.
 	cut := err != nil && ctx.Err() != nil && pages > 0
 	r.status.Up = err == nil || cut
-	r.status.Refreshed, r.status.Duration = true, r.core.Now().Sub(start)
+	r.status.Refreshed, r.status.Duration = true, r.opts.Now().Sub(start)
 	newlyPrimed := err == nil && !r.primed
 	if err == nil {
 		r.mu.Lock()
@@ -242,22 +242,22 @@ func (r *Refresher) refresh(ctx context.Context) error {
 	}
 	r.publish(err == nil)
 	if newlyPrimed {
-		r.core.Logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
+		r.opts.Logger.Info("primed from ISC", "activities", r.tracker.entries.Len(), "took", r.status.Duration.Round(time.Millisecond))
 	}
 	if err == nil {
-		r.core.Logger.Debug("refreshed from ISC", "from", plan.from.Modified, "reread", plan.what(), "pages", pages, "took", r.status.Duration.Round(time.Millisecond))
+		r.opts.Logger.Debug("refreshed from ISC", "from", plan.from.Modified, "reread", plan.what(), "pages", pages, "took", r.status.Duration.Round(time.Millisecond))
 	}
 	r.ready.Store(true)
 
 	switch {
 	case err == nil:
-		if failures, lasted := r.failures.Recover(r.core.Now()); failures > 0 {
-			r.core.Logger.Info("refresh from ISC succeeded again", "failed_refreshes", failures, "failing_for", lasted.Round(time.Second))
+		if failures, lasted := r.failures.Recover(r.opts.Now()); failures > 0 {
+			r.opts.Logger.Info("refresh from ISC succeeded again", "failed_refreshes", failures, "failing_for", lasted.Round(time.Second))
 		}
 		r.announced.Store(false)
 		return nil
 	case cut:
-		r.core.Logger.Debug("refresh cut short by its deadline; it goes on at the next one", "pages", pages)
+		r.opts.Logger.Debug("refresh cut short by its deadline; it goes on at the next one", "pages", pages)
 		return nil
 	case errors.Is(err, context.Canceled):
 		return err
@@ -277,7 +277,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 				return 0, plan, err
 			}
 		}
-		now := r.core.ISCNow()
+		now := r.opts.ISCNow()
 		r.mu.Lock()
 		r.started = true
 		r.cursor = client.Cursor{Modified: now.Add(-r.opts.Lookback).Truncate(time.Millisecond)}
@@ -291,7 +291,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 			_ = r.opts.State.Write()
 		}
 	}
-	now := r.core.ISCNow()
+	now := r.opts.ISCNow()
 	windowStart := windowStartOf(now, r.opts.Lookback)
 	if r.cursor.Modified.Before(windowStart) {
 		// Back after more than the lookback: what changed before the window
@@ -301,7 +301,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 		r.mu.Unlock()
 	}
 	plan = planReread(r.position(), r.opts.Overlap, r.opts.SweepEvery, now, windowStart)
-	scanStart := r.core.ISCNow()
+	scanStart := r.opts.ISCNow()
 	r.mu.Lock()
 	r.lateAgainst = lateReference{on: r.primed, cursor: r.cursor.Modified, readSince: r.readSince, tailSince: r.tailSince}
 	r.mu.Unlock()
@@ -312,7 +312,7 @@ func (r *Refresher) scan(ctx context.Context, start time.Time) (pages int, plan 
 		r.apply(p)
 		end = p.Resume
 		pages++
-		if now := r.core.Now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
+		if now := r.opts.Now(); now.Sub(lastPublish) >= r.opts.PublishEvery {
 			// Progress of a long refresh: what it read so far, with the
 			// previous refresh's up, since only a finished refresh decides it.
 			lastPublish = now
@@ -390,13 +390,13 @@ func (r *Refresher) apply(p client.Page) {
 		if r.tracker.apply(a) {
 			if d := r.lateAgainst.lateBy(a.Modified); d > 0 {
 				r.lateSeconds.Observe(d.Seconds())
-				r.late.observe(r.core.ISCNow(), d)
+				r.late.observe(r.opts.ISCNow(), d)
 			}
 		}
 	}
 	for i := range p.Rejected {
 		if rej := &p.Rejected[i]; r.tracker.reject(rej) {
-			r.core.Logger.Warn("skipped a record ISC sent that is not an account activity the exporter can use; the records around it are counted",
+			r.opts.Logger.Warn("skipped a record ISC sent that is not an account activity the exporter can use; the records around it are counted",
 				"reason", rej.Reason, "id", rej.ID, "modified", rej.Modified, "cursor", rej.At.Modified, "offset", rej.At.Offset, "err", rej.Detail)
 		}
 	}
@@ -425,7 +425,7 @@ func maxTime(a, b time.Time) time.Time {
 // the state file cannot be written, the values read and the last success
 // are held back (area.Publisher.Persist says why).
 func (r *Refresher) publish(succeeded bool) {
-	if r.core.Publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.core.Now, r.tracker.sweep) {
+	if r.core.Publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.opts.Now, r.tracker.sweep) {
 		r.store()
 	}
 }
@@ -467,11 +467,11 @@ func (r *Refresher) watch(ctx context.Context, h healthReporter) {
 		case <-tick.C:
 		}
 		since := h.FailingSince()
-		if since.IsZero() || r.core.Now().Sub(since) < r.opts.StallAfter {
+		if since.IsZero() || r.opts.Now().Sub(since) < r.opts.StallAfter {
 			continue
 		}
 		if r.core.Publisher.MarkDown() && !r.announced.Swap(true) {
-			r.core.Logger.Warn("ISC has failed or not answered for "+r.opts.StallAfter.String()+": sailpoint_up is 0 and the metrics keep their last values until a refresh succeeds; the exporter keeps trying",
+			r.opts.Logger.Warn("ISC has failed or not answered for "+r.opts.StallAfter.String()+": sailpoint_up is 0 and the metrics keep their last values until a refresh succeeds; the exporter keeps trying",
 				"failing_since", since)
 		}
 	}

@@ -339,7 +339,7 @@ func TestStateRoundTripsEveryField(t *testing.T) {
 		}
 	}
 	// And what it serves is the same.
-	again := NewRefresher(nil, Options{Lookback: testLookback, MaxTypes: 3, MaxSources: 8, Wiring: area.Wiring{Now: r.core.Now}})
+	again := NewRefresher(nil, Options{Lookback: testLookback, MaxTypes: 3, MaxSources: 8, Wiring: area.Wiring{Now: r.opts.Now}})
 	again.tracker = got
 	again.store()
 	if a, b := exposition(t, r.Collector()), exposition(t, again.Collector()); withoutRefreshStatus(a) != withoutRefreshStatus(b) {
@@ -455,7 +455,7 @@ func TestFormatOneFileResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := NewRefresher(nil, Options{Lookback: testLookback, MaxTypes: 3, MaxSources: 8,
-		Wiring: area.Wiring{Now: r.core.Now, State: openState(t, path, id, prometheus.NewRegistry(), nil)}})
+		Wiring: area.Wiring{Now: r.opts.Now, State: openState(t, path, id, prometheus.NewRegistry(), nil)}})
 	if !again.Ready() || again.cursor != r.cursor {
 		t.Fatalf("not resumed from a format 1 file: ready %v cursor %+v", again.Ready(), again.cursor)
 	}

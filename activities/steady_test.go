@@ -130,7 +130,7 @@ func TestLateChangesAtTwentyASecond(t *testing.T) {
 		t.Fatalf("only %d completions; the run proves little", run.completed)
 	}
 	r := run.s.refresher
-	if tail := tailOf(&r.late, r.core.ISCNow(), 5*time.Minute); tail < 20*time.Second {
+	if tail := tailOf(&r.late, r.opts.ISCNow(), 5*time.Minute); tail < 20*time.Second {
 		t.Errorf("tail %v: the lateness of up to 20s was not learned", tail)
 	}
 	if avg := mean(run.requests); avg > 2 {

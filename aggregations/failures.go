@@ -26,26 +26,26 @@ func (r *Refresher) failed(err error) {
 	if r.opts.Interval > 0 {
 		attrs = append(attrs, "retry_every", r.opts.Interval)
 	}
-	if !r.failures.Fail(r.core.Now(), kind) {
-		r.core.Logger.Debug("reading ISC's task status failed again", append(attrs, "failures", r.failures.Count(), "since", r.failures.Since())...)
+	if !r.failures.Fail(r.opts.Now(), kind) {
+		r.opts.Logger.Debug("reading ISC's task status failed again", append(attrs, "failures", r.failures.Count(), "since", r.failures.Since())...)
 		return
 	}
 	const unaffected = "sailpoint_aggregations_up is 0, the aggregation metrics keep their last values, the activity metrics are not affected, " +
 		"and the exporter tries again at --aggregations.refresh-interval (0 turns this off)"
 	switch kind {
 	case "forbidden":
-		r.core.Logger.Error("ISC refused to list task status (HTTP 403): the token needs the scope "+client.TaskStatusScope+
+		r.opts.Logger.Error("ISC refused to list task status (HTTP 403): the token needs the scope "+client.TaskStatusScope+
 			" (sp:scopes:all includes it for an owner of the user level ORG_ADMIN, SOURCE_ADMIN, SOURCE_SUBADMIN, HELPDESK, ROLE_ADMIN, ROLE_SUBADMIN, CERT_ADMIN or REPORT_ADMIN); "+unaffected, attrs...)
 	case "not found":
-		r.core.Logger.Error("ISC has no task status list at this path on this tenant (HTTP 404); "+unaffected, attrs...)
+		r.opts.Logger.Error("ISC has no task status list at this path on this tenant (HTTP 404); "+unaffected, attrs...)
 	case "bad request":
-		r.core.Logger.Error("ISC refused the exporter's task status request (HTTP 400); its message says why; "+unaffected, attrs...)
+		r.opts.Logger.Error("ISC refused the exporter's task status request (HTTP 400); its message says why; "+unaffected, attrs...)
 	case "credentials":
 		// The activity refresh says it too, with what to check.
-		r.core.Logger.Info("reading ISC's task status failed on credentials ISC refused (the activities' line says what to check); "+unaffected, attrs...)
+		r.opts.Logger.Info("reading ISC's task status failed on credentials ISC refused (the activities' line says what to check); "+unaffected, attrs...)
 	default:
 		// At info level: ISC failing this way fails the activity refresh
 		// too, and that one warning line is the outage's.
-		r.core.Logger.Info("reading ISC's task status failed; "+unaffected, attrs...)
+		r.opts.Logger.Info("reading ISC's task status failed; "+unaffected, attrs...)
 	}
 }

@@ -64,7 +64,7 @@ type Refresher struct {
 	lister Lister
 	opts   Options
 	descs  *descs
-	core   area.Core // logger, clocks, publisher, runner, collector, shared counters
+	core   area.Core // publisher, runner, collector, shared counters
 
 	mu      sync.Mutex // held by the refresh while it changes what follows, and by EncodeState
 	tracker *tracker
@@ -120,7 +120,7 @@ func (r *Refresher) restore(f *state.File) bool {
 		return false
 	}
 	r.tracker, r.pos, r.status.LastSuccess = t, p, p.lastSuccess
-	r.core.Logger.Info("resuming the aggregations from the state file", "file", f.Path(), "tracked_tasks", t.tasks.Len())
+	r.opts.Logger.Info("resuming the aggregations from the state file", "file", f.Path(), "tracked_tasks", t.tasks.Len())
 	r.store()
 	return true
 }
@@ -155,21 +155,21 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 }
 
 func (r *Refresher) refresh(ctx context.Context) error {
-	start := r.core.Now()
+	start := r.opts.Now()
 	err := r.read(ctx)
 	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		r.publish(false)
 		return err // shutting down: nothing to say about ISC
 	}
 	r.status.Up = err == nil
-	r.status.Refreshed, r.status.Duration = true, r.core.Now().Sub(start)
+	r.status.Refreshed, r.status.Duration = true, r.opts.Now().Sub(start)
 	r.publish(err == nil)
 	if err != nil {
 		r.failed(err)
 		return err
 	}
-	if failures, lasted := r.failures.Recover(r.core.Now()); failures > 0 {
-		r.core.Logger.Info("reading ISC's task status works again", "failed_reads", failures, "failing_for", lasted.Round(time.Second))
+	if failures, lasted := r.failures.Recover(r.opts.Now()); failures > 0 {
+		r.opts.Logger.Info("reading ISC's task status works again", "failed_reads", failures, "failing_for", lasted.Round(time.Second))
 	}
 	return nil
 }
@@ -196,7 +196,7 @@ func (r *Refresher) read(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		r.pos.started = true
-		r.tracker.startCounting(r.core.ISCNow())
+		r.tracker.startCounting(r.opts.ISCNow())
 		r.mu.Unlock()
 		// When counting started is written at once: a process killed
 		// during its first pass resumes counting from then, rather than
@@ -220,7 +220,7 @@ func (r *Refresher) read(ctx context.Context) error {
 // the type's first pass).
 func (r *Refresher) readType(ctx context.Context, typ string, seen map[string]bool) error {
 	primed := r.pos.primed[typ]
-	windowStart := r.core.ISCNow().Add(-r.opts.Lookback)
+	windowStart := r.opts.ISCNow().Add(-r.opts.Lookback)
 	stop := windowStart
 	if primed {
 		stop = r.pos.watermarks[typ].Add(-r.opts.Overlap)
@@ -324,7 +324,7 @@ func (r *Refresher) apply(p client.TaskPage, typ string, seen map[string]bool) {
 func (r *Refresher) rejectAll(rejected []client.Rejection) {
 	for i := range rejected {
 		if rej := &rejected[i]; r.tracker.reject(rej) {
-			r.core.Logger.Warn("skipped a record of ISC's task status that is not a task the exporter can use; the tasks around it are counted",
+			r.opts.Logger.Warn("skipped a record of ISC's task status that is not a task the exporter can use; the tasks around it are counted",
 				"reason", rej.Reason, "id", rej.ID, "err", rej.Detail)
 		}
 	}
@@ -336,7 +336,7 @@ func (r *Refresher) rejectAll(rejected []client.Rejection) {
 // what the file holds, and the values read and the last success are held
 // back.
 func (r *Refresher) publish(succeeded bool) {
-	if r.core.Publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.core.Now, r.tracker.sweep) {
+	if r.core.Publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.opts.Now, r.tracker.sweep) {
 		r.store()
 	}
 }
