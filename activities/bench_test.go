@@ -133,7 +133,7 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		now := time.Now()
-		t := newTracker(24*time.Hour, 64, 256, func() time.Time { return now })
+		t := newTracker(24*time.Hour, 64, 256, func() time.Time { return now }, nil)
 		t.startCounting(now)
 		synthetic(t, n, now)
 	}
@@ -201,7 +201,7 @@ func BenchmarkTrackedBytes(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		t := newTracker(24*time.Hour, 64, 256, func() time.Time { return now })
+		t := newTracker(24*time.Hour, 64, 256, func() time.Time { return now }, nil)
 		synthetic(t, n, now)
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"errors"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,7 +72,6 @@ type Options struct {
 type Refresher struct {
 	source Source
 	opts   Options
-	descs  *descs
 	core   area.Core // publisher, runner, collector, shared counters
 	ready  atomic.Bool
 	// announced is set when the watchdog has said that ISC stopped
@@ -106,6 +104,7 @@ type Refresher struct {
 // refresh reads on from where the last process stopped. Nothing is read
 // from ISC until Refresh or Run.
 func NewRefresher(source Source, opts Options) *Refresher {
+	opts.DefaultWiring(source)
 	if opts.Lookback <= 0 {
 		opts.Lookback = 24 * time.Hour
 	}
@@ -127,18 +126,16 @@ func NewRefresher(source Source, opts Options) *Refresher {
 	if opts.PrimeConcurrency <= 0 {
 		opts.PrimeConcurrency = DefaultPrimeConcurrency
 	}
-	opts.DefaultWiring(source)
 	d := newDescs(opts.State != nil, opts.ConstLabels)
 	r := &Refresher{
-		source:  source,
-		descs:   d,
-		tracker: newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.ISCNow),
+		source: source,
 		lateSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:        "sailpoint_activities_late_seconds",
 			Help:        "How far before the point the last complete refresh had read to an activity that ISC made visible late was modified: what reading again before the cursor must cover.",
 			Buckets:     lateBuckets(opts.Overlap),
 			ConstLabels: opts.ConstLabels,
 		}),
+		tracker: newTracker(opts.Lookback, opts.MaxTypes, opts.MaxSources, opts.ISCNow, d),
 	}
 	r.core = area.NewCore(&opts.Wiring, d.status, d.data(), r.refresh, r.lateSeconds)
 	r.opts = opts
@@ -420,21 +417,15 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// publish sweeps the tracker, persists it and swaps in a new snapshot built
-// from it; a refresh that caught up (succeeded) moves the last success. If
-// the state file cannot be written, the values read and the last success
-// are held back (area.Publisher.Persist says why).
+// publish persists what the tracker counted and then publishes it, moving
+// the last success when the refresh caught up (succeeded); see
+// area.Core.Publish.
 func (r *Refresher) publish(succeeded bool) {
-	if r.core.Publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.opts.Now, r.tracker.sweep) {
-		r.store()
-	}
+	r.core.Publish(&r.mu, &r.status, succeeded, r.tracker)
 }
 
-// store swaps in a snapshot built from the tracker as it is.
-func (r *Refresher) store() {
-	r.core.Publisher.Publish(r.status, r.tracker.metrics(r.descs))
-	r.core.Shared.Publish(r.tracker.rejections.Snapshot(), maps.Clone(r.tracker.overflow), r.tracker.truncated())
-}
+// store publishes the tracker as it is, without writing the state file.
+func (r *Refresher) store() { r.core.Store(r.status, r.tracker) }
 
 // Schedule is how Run refreshes in the background: every interval, each
 // refresh for up to five intervals and at least five minutes (a first pass

@@ -174,7 +174,7 @@ func TestStateWithoutUsableLateSection(t *testing.T) {
 	for name, late := range map[string][]byte{"no section": nil, "written back by an older version": stale} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, p, err := decodeState(body, newTracker(testLookback, 3, 8, r.tracker.now))
+			_, p, err := decodeState(body, newTracker(testLookback, 3, 8, r.tracker.now, nil))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -78,6 +78,8 @@ func durationBuckets() []float64 {
 // It is not safe for concurrent use: the Refresher's refresh owns it, and
 // holds the Refresher's lock while it changes it (see Refresher.mu).
 type tracker struct {
+	descs *descs // of the series Metrics builds
+
 	lookback time.Duration
 	now      func() time.Time
 
@@ -117,8 +119,9 @@ type exemplar struct {
 // rejected again within the lookback may be counted again.
 const maxRejectedSeen = 100_000
 
-func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() time.Time) *tracker {
+func newTracker(lookback time.Duration, maxTypes, maxSources int, now func() time.Time, d *descs) *tracker {
 	t := &tracker{
+		descs:          d,
 		lookback:       lookback,
 		now:            now,
 		labels:         newLabelSpace(maxTypes, maxSources),
@@ -318,10 +321,10 @@ func (t *tracker) addGauges(e entry, sign int64) {
 	}
 }
 
-// sweep moves activities that aged out of the lookback out of the gauges,
+// Sweep moves activities that aged out of the lookback out of the gauges,
 // forgets those that can no longer be counted, and finds the oldest
 // incomplete activity of each type.
-func (t *tracker) sweep() {
+func (t *tracker) Sweep() {
 	windowStart := t.windowStart(t.now().UnixMilli())
 	clear(t.oldest)
 	// ISC sends records modified within the lookback, no older ones.

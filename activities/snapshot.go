@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"maps"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,11 @@ func (ex exemplar) sample() *area.Exemplar {
 	return &area.Exemplar{Label: exemplarLabel, ID: ex.id, At: time.UnixMilli(ex.at)}
 }
 
+// SharedCounts implements area.Counted.
+func (t *tracker) SharedCounts() (rejected, overflow, truncated map[string]uint64) {
+	return t.rejections.Snapshot(), maps.Clone(t.overflow), t.truncated()
+}
+
 // truncated counts the values cut to 128 bytes, by label name.
 func (t *tracker) truncated() map[string]uint64 {
 	out := map[string]uint64{}
@@ -24,10 +30,11 @@ func (t *tracker) truncated() map[string]uint64 {
 	return out
 }
 
-// metrics builds the tracker's aggregates as const metrics, once per
-// publication. Their number follows the number of series, not of
-// activities.
-func (t *tracker) metrics(d *descs) []prometheus.Metric {
+// Metrics builds the tracker's aggregates as const metrics, once per
+// publication (area.Counted). Their number follows the number of series,
+// not of activities.
+func (t *tracker) Metrics() []prometheus.Metric {
+	d := t.descs
 	l := t.labels
 	var activities, items, completed, itemsCompleted, errs, warnings, oldest []area.Sample
 	for k, v := range t.activities {

@@ -145,13 +145,9 @@ func encodeState(w *state.Encoder, t *tracker, p resumable) {
 	w.Flush()
 
 	writeEntry := func(e entry) {
-		w.I64(e.created)
-		w.I64(e.modified)
-		w.I64(e.doneAt)
+		w.I64s(e.created, e.modified, e.doneAt)
 		w.U32(e.shape)
-		w.U16(e.typ)
-		w.U16(e.cs)
-		w.U16(e.es)
+		w.U16s(e.typ, e.cs, e.es)
 		w.U8(e.flags)
 	}
 	t.entries.EncodeState(w, writeEntry)
@@ -288,7 +284,7 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 	}
 	p := decodePosition(r)
 
-	nt := newTracker(t.lookback, t.labels.typ.Max(), t.labels.source.Max(), t.now)
+	nt := newTracker(t.lookback, t.labels.typ.Max(), t.labels.source.Max(), t.now, t.descs)
 	nt.countFrom = p.countFrom
 	for _, l := range nt.labels.all() {
 		l.DecodeState(r)
@@ -372,6 +368,6 @@ func decodeState(body []byte, t *tracker) (*tracker, resumable, error) {
 		}
 		return false, true
 	})
-	nt.sweep()
+	nt.Sweep()
 	return nt, p, nil
 }

@@ -260,7 +260,7 @@ func fullHistory(t *testing.T) *Refresher {
 	r.late.observe(at(30*time.Second), 1500*time.Millisecond)
 	r.late.observe(at(-time.Hour), 7*time.Second)
 	r.status.LastSuccess = at(time.Minute).Truncate(time.Millisecond)
-	r.tracker.sweep()
+	r.tracker.Sweep()
 	r.store()
 	return r
 }
@@ -301,7 +301,7 @@ func TestStateRoundTripsEveryField(t *testing.T) {
 	notZero(t, "resumable", reflect.ValueOf(p))
 
 	body := sectionOf(t, r)
-	got, gp, err := decodeState(body, newTracker(testLookback, 3, 8, r.tracker.now))
+	got, gp, err := decodeState(body, newTracker(testLookback, 3, 8, r.tracker.now, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,8 +316,8 @@ func TestStateRoundTripsEveryField(t *testing.T) {
 	for i := range want.NumField() {
 		f := want.Type().Field(i)
 		switch f.Name {
-		case "now", "scratch":
-			continue // the clock is the process's; the buffer is scratch
+		case "now", "scratch", "descs":
+			continue // the clock and the series' descriptions are the process's; the buffer is scratch
 		case "shapes":
 			a, b := *r.tracker.shapes, *got.shapes
 			a.key, b.key = nil, nil // scratch
@@ -340,6 +340,7 @@ func TestStateRoundTripsEveryField(t *testing.T) {
 	}
 	// And what it serves is the same.
 	again := NewRefresher(nil, Options{Lookback: testLookback, MaxTypes: 3, MaxSources: 8, Wiring: area.Wiring{Now: r.opts.Now}})
+	got.descs = again.tracker.descs
 	again.tracker = got
 	again.store()
 	if a, b := exposition(t, r.Collector()), exposition(t, again.Collector()); withoutRefreshStatus(a) != withoutRefreshStatus(b) {
@@ -402,7 +403,7 @@ func TestBadActivitiesSections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, _, err := decodeState(tt.body, newTracker(tt.lookback, 3, 8, time.Now)); !errors.Is(err, tt.sentinel) {
+			if _, _, err := decodeState(tt.body, newTracker(tt.lookback, 3, 8, time.Now, nil)); !errors.Is(err, tt.sentinel) {
 				t.Fatalf("decodeState: %v, want one matching %v", err, tt.sentinel)
 			}
 			path := filepath.Join(t.TempDir(), "state")

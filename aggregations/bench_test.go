@@ -34,7 +34,7 @@ func BenchmarkTrackedTaskBytes(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		t := newTracker(DefaultLookback, DefaultTypes, 256, func() time.Time { return now })
+		t := newTracker(DefaultLookback, DefaultTypes, 256, func() time.Time { return now }, nil)
 		synthetic(t, n, now)
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -3,7 +3,6 @@ package aggregations
 import (
 	"context"
 	"errors"
-	"maps"
 	"sync"
 	"time"
 
@@ -63,7 +62,6 @@ type Options struct {
 type Refresher struct {
 	lister Lister
 	opts   Options
-	descs  *descs
 	core   area.Core // publisher, runner, collector, shared counters
 
 	mu      sync.Mutex // held by the refresh while it changes what follows, and by EncodeState
@@ -94,8 +92,7 @@ func NewRefresher(lister Lister, opts Options) *Refresher {
 	d := newDescs(opts.State != nil, opts.ConstLabels)
 	r := &Refresher{
 		lister:  lister,
-		descs:   d,
-		tracker: newTracker(opts.Lookback, opts.Types, opts.MaxSources, opts.ISCNow),
+		tracker: newTracker(opts.Lookback, opts.Types, opts.MaxSources, opts.ISCNow, d),
 		pos:     position{primed: map[string]bool{}, watermarks: map[string]time.Time{}},
 	}
 	r.core = area.NewCore(&opts.Wiring, d.status, d.data(), r.refresh)
@@ -330,19 +327,12 @@ func (r *Refresher) rejectAll(rejected []client.Rejection) {
 	}
 }
 
-// publish sweeps the tracker, persists it and swaps in a new snapshot; a
-// read that got every answer (succeeded) moves the last success. Persist
-// before publish, as every area: if the write fails, the counters stay at
-// what the file holds, and the values read and the last success are held
-// back.
+// publish persists, then publishes, what the tracker counted (see
+// area.Core.Publish); a read that got every answer (succeeded) moves the
+// last success.
 func (r *Refresher) publish(succeeded bool) {
-	if r.core.Publisher.Persist(&r.mu, &r.status, r.opts.State, succeeded, r.opts.Now, r.tracker.sweep) {
-		r.store()
-	}
+	r.core.Publish(&r.mu, &r.status, succeeded, r.tracker)
 }
 
-// store swaps in a snapshot built from the tracker as it is.
-func (r *Refresher) store() {
-	r.core.Publisher.Publish(r.status, r.tracker.metrics(r.descs))
-	r.core.Shared.Publish(r.tracker.rejections.Snapshot(), maps.Clone(r.tracker.overflow), r.tracker.truncated())
-}
+// store publishes what the tracker holds, the state file untouched.
+func (r *Refresher) store() { r.core.Store(r.status, r.tracker) }

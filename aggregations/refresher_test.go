@@ -1,6 +1,7 @@
 package aggregations
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -186,6 +187,36 @@ func TestRefusals(t *testing.T) {
 				if !strings.Contains(loud[0], w) {
 					t.Errorf("the line lacks %q: %s", w, loud[0])
 				}
+			}
+		})
+	}
+}
+
+// A refused secret is the credentials' failure, whatever status the token
+// endpoint answers it with (a 400 there is no bad request of the task
+// status API): the aggregations say it once at info level, pointing to the
+// activities' line, which says what to check.
+func TestRefusedCredentials(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t, simtenant.Config{Seed: 76, TaskSources: 5}, client.Config{}, Options{})
+			s.tenant.SeedTaskHistory(time.Hour)
+			simtest.Faults(s.tenant).FailTokenNext(10, status)
+			for range 3 {
+				if err := s.refresher.Refresh(t.Context()); !errors.Is(err, client.ErrUnauthorized) {
+					t.Fatalf("a read without a token: %v, want an error matching client.ErrUnauthorized", err)
+				}
+			}
+			var said []string
+			for _, l := range strings.Split(s.logs.String(), "\n") {
+				if !strings.Contains(l, "level=DEBUG") && l != "" {
+					said = append(said, l)
+				}
+			}
+			if len(said) != 1 || !strings.Contains(said[0], "level=INFO") || !strings.Contains(said[0], "credentials ISC refused") {
+				t.Fatalf("3 refused tokens said as %d lines, want one at info level about the credentials:\n%s", len(said), strings.Join(said, "\n"))
 			}
 		})
 	}

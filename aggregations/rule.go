@@ -79,6 +79,8 @@ var exemplarStatuses = map[string]bool{"ERROR": true, "TERMINATED": true, "TEMPE
 // It is not safe for concurrent use: the Refresher's refresh owns it, and
 // holds the Refresher's lock while it changes it.
 type tracker struct {
+	descs *descs // of the series Metrics builds
+
 	lookback time.Duration
 	now      func() time.Time
 
@@ -110,8 +112,9 @@ type exemplar struct {
 // maxRejectedSeen bounds the memory of rejected records.
 const maxRejectedSeen = 10_000
 
-func newTracker(lookback time.Duration, types []string, maxSources int, now func() time.Time) *tracker {
+func newTracker(lookback time.Duration, types []string, maxSources int, now func() time.Time, d *descs) *tracker {
 	t := &tracker{
+		descs:        d,
 		lookback:     lookback,
 		now:          now,
 		sources:      label.NewValues(maxSources),
@@ -232,8 +235,8 @@ func (t *tracker) reject(r *client.Rejection) bool {
 // 90 days, or deleted): its finish can never be read.
 func (t *tracker) forget(id string) { t.tasks.Remove(id) }
 
-// sweep forgets what can no longer change a metric and computes the gauges.
-func (t *tracker) sweep() {
+// Sweep forgets what can no longer change a metric and computes the gauges.
+func (t *tracker) Sweep() {
 	windowStart := t.windowStart(t.now().UnixMilli())
 	clear(t.running)
 	clear(t.oldest)

@@ -1,6 +1,7 @@
 package aggregations
 
 import (
+	"maps"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,9 +12,11 @@ import (
 // exemplarLabel names the task an exemplar points to.
 const exemplarLabel = "task_id"
 
-// metrics builds the tracker's aggregates as const metrics, once per
-// publication: their number follows the sources and types, not the tasks.
-func (t *tracker) metrics(d *descs) []prometheus.Metric {
+// Metrics builds the tracker's aggregates as const metrics, once per
+// publication (area.Counted): their number follows the sources and types,
+// not the tasks.
+func (t *tracker) Metrics() []prometheus.Metric {
+	d := t.descs
 	var completed, last, running, oldest []area.Sample
 	for k, v := range t.completed {
 		s := area.Sample{Labels: t.seriesLabels(k), Value: float64(v)}
@@ -42,6 +45,12 @@ func (t *tracker) metrics(d *descs) []prometheus.Metric {
 
 func (t *tracker) seriesLabels(k seriesKey) []string {
 	return []string{t.sources.Name(k[0]), t.types.Name(k[1]), t.statuses.Name(k[2])}
+}
+
+// SharedCounts are the tracker's rejections, overflows and truncations
+// (area.Counted).
+func (t *tracker) SharedCounts() (rejected, overflow, truncated map[string]uint64) {
+	return t.rejections.Snapshot(), maps.Clone(t.overflow), t.truncated()
 }
 
 // truncated counts the values cut to 128 bytes, by label name.

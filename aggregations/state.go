@@ -75,13 +75,8 @@ func encodeState(w *state.Encoder, t *tracker, p position) {
 	area.EncodeHistograms(w, t.buckets, t.durations)
 	w.Flush()
 	writeTask := func(e task) {
-		w.I64(e.created)
-		w.I64(e.launched)
-		w.I64(e.modified)
-		w.I64(e.doneAt)
-		w.U16(e.source)
-		w.U16(e.typ)
-		w.U16(e.status)
+		w.I64s(e.created, e.launched, e.modified, e.doneAt)
+		w.U16s(e.source, e.typ, e.status)
 		w.U8(e.flags)
 	}
 	t.tasks.EncodeState(w, writeTask)
@@ -117,7 +112,7 @@ func decodeState(body []byte, t *tracker, types []string) (*tracker, position, e
 		}
 	}
 	p := position{started: r.Bool(), primed: map[string]bool{}, watermarks: map[string]time.Time{}}
-	nt := newTracker(t.lookback, types, t.sources.Max(), t.now)
+	nt := newTracker(t.lookback, types, t.sources.Max(), t.now, t.descs)
 	nt.countFrom = r.I64()
 	if ms := r.I64(); ms != 0 {
 		p.lastSuccess = time.UnixMilli(ms)
@@ -160,6 +155,6 @@ func decodeState(body []byte, t *tracker, types []string) (*tracker, position, e
 	if err := r.Done(); err != nil {
 		return nil, position{}, err
 	}
-	nt.sweep()
+	nt.Sweep()
 	return nt, p, nil
 }

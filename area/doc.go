@@ -14,13 +14,15 @@
 //     success, duration) and its const metrics, built once per publication,
 //     and is the prometheus.Collector registered for the area. Scrapes only
 //     read the last publication.
-//  3. If the area counts (its counters must survive restarts), make it a
+//  3. If the area counts (its counters must survive restarts), build a
+//     Core with NewCore, make its tracker a Counted and the area a
 //     state.Section, attach it to the state file at start, and publish
-//     only when Publisher.Persist, which writes the file, says so:
-//     persist, then publish. Its duration histograms are Histograms,
-//     written into its section by EncodeHistograms.
-//  4. Say failures through a Streak: once when an outage starts, once when
-//     it ends.
+//     through Core.Publish, which writes the file first: persist, then
+//     publish. Its duration histograms are Histograms, written into its
+//     section by EncodeHistograms.
+//  4. Say failures through an outage.Streak (FailLogged): once when an
+//     outage starts or changes its kind (client.FailureKind, which says
+//     what advice it needs), once when it ends.
 //  5. Run it with a Runner: one refresh at a time, shared by every caller
 //     that arrives meanwhile, in the background every interval (or on
 //     scrape), each under a deadline, joined on shutdown.

@@ -245,25 +245,14 @@ func (inv *Inventory) Run(ctx context.Context, interval time.Duration) {
 // failed says once that listings fail, with what to do; repeats of the same
 // failure are logged at debug level.
 func (inv *Inventory) failed(err error) {
-	k := "other"
-	switch {
-	case errors.Is(err, client.ErrForbidden):
-		k = "forbidden"
-	case errors.Is(err, client.ErrNotFound):
-		k = "not found"
-	}
-	attrs := []any{"err", err}
-	if inv.opts.Interval > 0 {
-		attrs = append(attrs, "retry_every", inv.opts.Interval)
-	}
-	if !inv.failures.Fail(inv.opts.Now(), k) {
-		inv.opts.Logger.Debug("listing "+inv.kind.what+" from ISC failed again", append(attrs, "failures", inv.failures.Count(), "since", inv.failures.Since())...)
+	kind, attrs := client.FailureKind(err), outage.Attrs(err, inv.opts.Interval)
+	if !inv.failures.FailLogged(inv.opts.Logger, inv.opts.Now(), kind, "listing "+inv.kind.what+" from ISC failed again", attrs...) {
 		return
 	}
-	switch k {
-	case "forbidden":
+	switch kind {
+	case client.FailForbidden:
 		inv.opts.Logger.Error(inv.kind.forbidden, attrs...)
-	case "not found":
+	case client.FailNotFound:
 		inv.opts.Logger.Error(inv.kind.notFound, attrs...)
 	default:
 		// At info level: ISC failing this way fails the activity refresh

@@ -2,7 +2,11 @@
 // changes, when it ends.
 package outage
 
-import "time"
+import (
+	"log/slog"
+	"slices"
+	"time"
+)
 
 // Streak is one outage as the logs tell it: its first failure is said, and
 // so is each change of its kind (a refused scope after timeouts needs other
@@ -60,4 +64,25 @@ func (s *Streak) Recover(now time.Time) (failures int, lasted time.Duration) {
 		lasted = 0
 	}
 	return failures, lasted
+}
+
+// FailLogged is Fail for a caller that logs the failure: one not to be
+// said (a repeat of the kind said last) is logged here at debug level as
+// again, with attrs, the streak's failures so far and its start. It reports
+// whether the caller says the failure, with the advice its kind needs.
+func (s *Streak) FailLogged(logger *slog.Logger, now time.Time, kind, again string, attrs ...any) (say bool) {
+	if s.Fail(now, kind) {
+		return true
+	}
+	logger.Debug(again, slices.Concat(attrs, []any{"failures", s.count, "since", s.since})...)
+	return false
+}
+
+// Attrs are a failed read's log attributes: its error and, for a read
+// that is tried again periodically (retryEvery > 0), how often.
+func Attrs(err error, retryEvery time.Duration) []any {
+	if retryEvery > 0 {
+		return []any{"err", err, "retry_every", retryEvery}
+	}
+	return []any{"err", err}
 }

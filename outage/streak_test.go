@@ -1,6 +1,10 @@
 package outage
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,5 +52,38 @@ func TestStreak(t *testing.T) {
 				now = now.Add(time.Minute)
 			}
 		})
+	}
+}
+
+// FailLogged leaves the first failure of a kind to its caller and logs a
+// repeat at debug level, with the error, the retry period, the failures so
+// far and the streak's start.
+func TestFailLogged(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	var s Streak
+	attrs := Attrs(errors.New("ISC answered HTTP 503"), time.Minute)
+	for i, want := range []bool{true, false, false} {
+		if say := s.FailLogged(logger, t0.Add(time.Duration(i)*time.Minute), "other", "reading failed again", attrs...); say != want {
+			t.Fatalf("failure %d: say %v, want %v", i+1, say, want)
+		}
+	}
+	if !s.FailLogged(logger, t0.Add(3*time.Minute), "forbidden", "reading failed again", Attrs(errors.New("HTTP 403"), 0)...) {
+		t.Fatal("a new kind should be said by the caller")
+	}
+	want := `level=DEBUG msg="reading failed again" err="ISC answered HTTP 503" retry_every=1m0s failures=2 since=2026-12-07T10:00:00.000Z
+level=DEBUG msg="reading failed again" err="ISC answered HTTP 503" retry_every=1m0s failures=3 since=2026-12-07T10:00:00.000Z
+`
+	if got := buf.String(); got != want {
+		t.Errorf("logged:\n%s\nwant:\n%s", got, want)
+	}
+	if len(attrs) != 4 || strings.Contains(buf.String(), "forbidden") {
+		t.Errorf("the caller's attributes changed (%v), or a failure to say was logged", attrs)
 	}
 }
