@@ -145,9 +145,13 @@ func encodeState(w *state.Encoder, t *tracker, p resumable) {
 	w.Flush()
 
 	writeEntry := func(e entry) {
-		w.I64s(e.created, e.modified, e.doneAt)
+		w.I64(e.created)
+		w.I64(e.modified)
+		w.I64(e.doneAt)
 		w.U32(e.shape)
-		w.U16s(e.typ, e.cs, e.es)
+		w.U16(e.typ)
+		w.U16(e.cs)
+		w.U16(e.es)
 		w.U8(e.flags)
 	}
 	t.entries.EncodeState(w, writeEntry)

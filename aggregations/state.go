@@ -75,8 +75,13 @@ func encodeState(w *state.Encoder, t *tracker, p position) {
 	area.EncodeHistograms(w, t.buckets, t.durations)
 	w.Flush()
 	writeTask := func(e task) {
-		w.I64s(e.created, e.launched, e.modified, e.doneAt)
-		w.U16s(e.source, e.typ, e.status)
+		w.I64(e.created)
+		w.I64(e.launched)
+		w.I64(e.modified)
+		w.I64(e.doneAt)
+		w.U16(e.source)
+		w.U16(e.typ)
+		w.U16(e.status)
 		w.U8(e.flags)
 	}
 	t.tasks.EncodeState(w, writeTask)

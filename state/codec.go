@@ -38,20 +38,6 @@ func (e *Encoder) U32(v uint32) { e.b = binary.LittleEndian.AppendUint32(e.b, v)
 func (e *Encoder) U64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
 func (e *Encoder) I64(v int64)  { e.U64(uint64(v)) }
 
-// U16s and I64s write their values one after another, as that many calls
-// of U16 or I64 would: a record's fields of one type, in one line.
-func (e *Encoder) U16s(vs ...uint16) {
-	for _, v := range vs {
-		e.U16(v)
-	}
-}
-
-func (e *Encoder) I64s(vs ...int64) {
-	for _, v := range vs {
-		e.I64(v)
-	}
-}
-
 func (e *Encoder) F64(v float64) {
 	e.U64(math.Float64bits(v))
 }
