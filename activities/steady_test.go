@@ -41,7 +41,11 @@ func lateStream(t testing.TB, opts Options, stream time.Duration) streamRun {
 	opts.Lookback, opts.Overlap, opts.Now = testLookback, 5*time.Minute, clk.Now
 	s := newStack(t, simtenant.Config{Seed: 57, RateLimit: -1, Now: clk.Now},
 		client.Config{HTTPClient: &http.Client{}}, opts)
-	s.tenant.SeedHistory(8000, 6*time.Hour)
+	// Enough terminal activities that an edit each tick never edits one
+	// twice within the overlap (5m) and the stream: 8,000 for the 6 minutes
+	// of the test, fewer for the minute of -short.
+	edits := int(min(stream, 6*time.Minute) / streamTick)
+	s.tenant.SeedHistory(min(8000, edits*5/4+300), 6*time.Hour)
 	for range 200 { // a tenant in its stride: activities under way
 		s.tenant.Step()
 		clk.Advance(stepEvery * streamTick)
@@ -59,7 +63,7 @@ func lateStream(t testing.TB, opts Options, stream time.Duration) streamRun {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(edit) < int(6*time.Minute/streamTick) {
+	if len(edit) < edits {
 		t.Fatalf("%d activities to edit: an edit each tick would edit one twice within the overlap", len(edit))
 	}
 	clk.Advance(time.Second)
