@@ -900,12 +900,63 @@ func repoRoot(t *testing.T) string {
 
 func freeAddr(ctx context.Context, t *testing.T) string {
 	t.Helper()
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return ports.free(ctx, t)
+}
+
+// ports hands out loopback ports for the exporters and Prometheus servers
+// the tests start, below the kernel's ephemeral range: a listener on port 0
+// and the source port of every outgoing connection come from that range,
+// and one of them took a port picked there between the check and the
+// exporter's bind, under load ("bind: address already in use"). Below it,
+// only a port handed out here could collide, and none is handed out twice,
+// so a port stays the exporter's across its kills and restarts.
+var ports = portPool{given: map[int]bool{}}
+
+type portPool struct {
+	mu    sync.Mutex
+	given map[int]bool
+	next  int
+}
+
+func (p *portPool) free(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	low, span := ephemeralLow()-1, 10_000
+	if p.next == 0 {
+		// Another process running these tests starts elsewhere in the span.
+		p.next = os.Getpid() % span
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
+	for range span {
+		port := low - p.next%span
+		p.next++
+		if p.given[port] {
+			continue
+		}
+		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // another process's
+		}
+		_ = l.Close()
+		p.given[port] = true
+		return l.Addr().String()
+	}
+	t.Fatalf("no free loopback port in the %d below %d", span, low+1)
+	return ""
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default when it cannot be read).
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11_000 {
+				low = n
+			}
+		}
+	}
+	return low
 }
 
 func writeFile(t *testing.T, path, content string) {

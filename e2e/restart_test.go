@@ -164,6 +164,9 @@ type restartRun struct {
 
 	// kills, and those with a state write of any tenant in progress.
 	kills, hitWrite int
+	// running is the exporter last started: a wait for what it serves ends
+	// when it exits, with its log, rather than at the run's deadline.
+	running *process
 
 	// busy is held by the stream of tenant changes while it changes any
 	// tenant, and by a restart while it must see every tenant still: what a
@@ -437,6 +440,7 @@ func (r *restartRun) stopDuringWrite(p *process, tn *restartTenant) {
 			}
 			_ = p.cmd.Process.Signal(syscall.SIGCONT)
 		}
+		r.exitedEarly()
 		time.Sleep(100 * time.Microsecond)
 	}
 }
@@ -641,6 +645,7 @@ func (r *restartRun) waitForSuccess(gauge string, since []time.Time) []time.Time
 			}
 		}
 		if waiting > 0 {
+			r.exitedEarly()
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
@@ -690,7 +695,20 @@ func (r *restartRun) start() *process {
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); _ = log.Close(); close(p.done) }()
 	r.t.Cleanup(p.kill)
+	r.running = p
 	return p
+}
+
+// exitedEarly fails the test when the exporter last started has exited
+// (a kill is always followed by a start before anything is waited for).
+func (r *restartRun) exitedEarly() {
+	r.t.Helper()
+	select {
+	case <-r.running.done:
+		out, _ := os.ReadFile(r.logPath)
+		r.t.Fatalf("the exporter exited (%v) while the test waited for it; log tail:\n%s", r.running.cmd.ProcessState, tail(out, 6000))
+	default:
+	}
 }
 
 func (p *process) kill() {
