@@ -61,12 +61,12 @@ func (e *env) rangesAll(t *testing.T, from Cursor, until time.Time, workers int,
 	return out
 }
 
-// sized is n records of history, or half as many with -short, the loop
-// after each edit and the race detector's run: the ranges are cut and read
-// side by side the same way, over fewer pages.
+// sized is n records of history, or a quarter as many with -short, the
+// loop after each edit and the race detector's run: the ranges are cut and
+// read side by side the same way, over fewer pages.
 func sized(n int) int {
 	if testing.Short() {
-		return n / 2
+		return n / 4
 	}
 	return n
 }
