@@ -59,9 +59,10 @@ func (c *Core) Store(st Status, counted Counted) {
 	c.Shared.Publish(counted.SharedCounts())
 }
 
-// NewCore builds the Core of an area from its wiring: the publisher of status and data, the runner of refresh,
-// and own, the area's collectors besides its publisher. A wiring without
-// Shared gets families of the area's own, set in w and served by Collector.
+// NewCore builds the Core of an area from its wiring, as DefaultWiring left
+// it: the publisher of status and data, the runner of refresh, and own, the
+// area's collectors besides its publisher. A wiring without Shared gets
+// families of the area's own, set in w and served by Collector.
 func NewCore(w *Wiring, status StatusDescs, data []*prometheus.Desc, refresh func(context.Context) error, own ...prometheus.Collector) Core {
 	c := Core{Publisher: NewPublisher(status, data...), Runner: NewRunner(refresh), state: w.State, now: w.Now}
 	collectors := append(Collectors{c.Publisher}, own...)

@@ -37,7 +37,6 @@ func (e *Encoder) U16(v uint16) { e.b = binary.LittleEndian.AppendUint16(e.b, v)
 func (e *Encoder) U32(v uint32) { e.b = binary.LittleEndian.AppendUint32(e.b, v) }
 func (e *Encoder) U64(v uint64) { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
 func (e *Encoder) I64(v int64)  { e.U64(uint64(v)) }
-
 func (e *Encoder) F64(v float64) {
 	e.U64(math.Float64bits(v))
 }
